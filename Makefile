@@ -1,0 +1,47 @@
+# Every target creates .venv and installs the project itself on first use (nothing to install by hand).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+TARGET ?= local
+RUN ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-all lint cloud load report bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the project (done by every other target)
+
+demo: $(STAMP)  ## run the whole local experiment (local cloud, load on both targets, S3 uploads, report)
+	$(PY) -m labkit.demo
+
+test: $(STAMP) lint  ## lint, then the test suite without the slow end-to-end tests
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP) lint  ## every test, the slow end-to-end ones too
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+cloud: $(STAMP)  ## start the local cloud in the foreground and print its endpoints (Ctrl-C stops it)
+	$(PY) -m localcloud up
+
+report: $(STAMP)  ## write the report of RUN (default: the latest run under runs/)
+	$(PY) -m analysis $(if $(RUN),$(RUN),--latest)
+
+bench: $(STAMP)  ## benchmarks: print figures and ratios against baselines measured in the same run
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:  ## remove run outputs and caches (not .venv)
+	rm -rf runs .pytest_cache .ruff_cache .hypothesis

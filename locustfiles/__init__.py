@@ -1,0 +1,1 @@
+"""Locust scenarios: open-model (request-rate) inference load against the function platform and the server."""

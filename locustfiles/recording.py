@@ -1,0 +1,100 @@
+"""Turning one HTTP exchange into a request record (pure: no Locust, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from labkit.records import RequestRecord
+
+# headers the local platform adds with facts only it knows (API Gateway on AWS does not send them)
+PLATFORM_HEADERS = {
+    "x-loadlab-duration-ms": ("duration_ms", float),
+    "x-loadlab-billed-ms": ("billed_ms", int),
+    "x-loadlab-request-id": ("function_request_id", str),
+}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What the client saw of one request."""
+
+    request_id: str
+    intended_send_unix_s: float
+    actual_send_unix_s: float
+    completion_unix_s: float
+    status_code: int  # 0 when no HTTP response arrived
+    body: bytes
+    headers: Mapping[str, str]
+    request_bytes: int
+    transport_error: str = ""  # connection reset, timeout...
+
+
+def error_kind(status_code: int, transport_error: str) -> str:
+    if transport_error:
+        return "timeout" if "timeout" in transport_error.lower() else "connection"
+    if status_code == 429:
+        return "throttled"
+    if 400 <= status_code < 500:
+        return "http_4xx"
+    if status_code >= 500:
+        return "http_5xx"
+    return ""
+
+
+def _parse_body(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _error_message(parsed: dict[str, Any] | None, body: bytes, transport_error: str) -> str:
+    if transport_error:
+        return transport_error
+    if parsed:
+        err = parsed.get("error") or parsed.get("message") or parsed.get("errorMessage")
+        if isinstance(err, dict):
+            return f"{err.get('kind', '')}: {err.get('message', '')}".strip(": ")
+        if err:
+            return str(err)
+    return body[:200].decode("utf-8", "replace")
+
+
+def _platform_fields(headers: Mapping[str, str]) -> dict[str, Any]:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    out: dict[str, Any] = {}
+    for header, (field, cast) in PLATFORM_HEADERS.items():
+        if lowered.get(header):
+            try:
+                out[field] = cast(lowered[header])
+            except ValueError:
+                continue
+    return out
+
+
+def exchange_to_record(exchange: Exchange, **identity: str) -> RequestRecord:
+    """A record for `exchange`; `identity` gives run_id, source, scenario, target, worker."""
+    parsed = _parse_body(exchange.body)
+    kind = error_kind(exchange.status_code, exchange.transport_error)
+    if not kind and parsed is None:
+        kind = "bad_response"
+    record = RequestRecord.timed(
+        intended_send_unix_s=exchange.intended_send_unix_s,
+        actual_send_unix_s=exchange.actual_send_unix_s,
+        completion_unix_s=exchange.completion_unix_s,
+        request_id=exchange.request_id,
+        operation="predict",
+        ok=not kind,
+        status_code=exchange.status_code or None,
+        error_kind=kind,
+        error_message=_error_message(parsed, exchange.body, exchange.transport_error) if kind else "",
+        request_bytes=exchange.request_bytes,
+        response_bytes=len(exchange.body),
+        **_platform_fields(exchange.headers),
+        **identity,
+    )
+    return record.with_function_fields(parsed) if parsed and not kind else record
