@@ -127,7 +127,7 @@ def _encode(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(round(value, 6))
+        return repr(value)
     return str(value)
 
 

@@ -1,0 +1,216 @@
+"""The embedded local cloud: S3 (moto server) with upload triggers, the function platform, the gunicorn server.
+
+    with LocalCloud(config.localcloud, work_dir).start() as cloud:
+        cloud.endpoints.faas_url      # API-Gateway-like front + Lambda Invoke API
+        cloud.endpoints.server_url    # the EC2-like gunicorn server
+        cloud.endpoints.s3_endpoint_url
+
+Everything listens on 127.0.0.1 on ports picked free; `close()` stops every process it started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handlers.models import resolve_model
+from labkit.config import REPO_ROOT, LocalCloudConfig, ModelConfig
+from labkit.errors import TargetError
+from localcloud.faas import FunctionSpec, Platform, start_platform_server
+from localcloud.faas.apigw import ApiRoute
+from localcloud.s3 import MotoS3Server, NotificationBridge, make_client, setup_trigger
+from localcloud.server import GunicornServer
+
+log = logging.getLogger(__name__)
+PARTS = ("s3", "faas", "server")
+TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    faas_url: str = ""
+    server_url: str = ""
+    s3_endpoint_url: str = ""
+    input_bucket: str = ""
+    output_bucket: str = ""
+    aggregate_log: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class CloudOptions:
+    """Run-time overrides of the config (the demo shortens keep-alive, tests pick a small model)."""
+
+    parts: tuple[str, ...] = PARTS
+    keepalive_s: float | None = None
+    model: ModelConfig | None = None
+    server_workers: int | None = None
+    model_cache_dir: Path | None = None
+
+
+class LocalCloud:
+    """Starts and stops the local cloud's parts; see the module doc."""
+
+    def __init__(self, config: LocalCloudConfig, work_dir: Path, options: CloudOptions | None = None) -> None:
+        self.config = config
+        self.work_dir = work_dir
+        self.options = options or CloudOptions()
+        unknown = set(self.options.parts) - set(PARTS)
+        if unknown:
+            raise TargetError(f"unknown local cloud parts {sorted(unknown)}; expected some of {PARTS}")
+        self.model = self.options.model or config.model
+        self.endpoints = Endpoints()
+        self.platform: Platform | None = None
+        self.bridge: NotificationBridge | None = None
+        self._s3: MotoS3Server | None = None
+        self._front: Any = None
+        self._server: GunicornServer | None = None
+
+    def handler_environment(self) -> dict[str, str]:
+        """What every function and server worker sees: model selection, S3 endpoint, dummy credentials."""
+        env = {**self.model.environment(), **TEST_CREDENTIALS, "OUTPUT_BUCKET": self.config.s3.output_bucket}
+        if self.options.model_cache_dir:
+            env["MODEL_CACHE_DIR"] = str(self.options.model_cache_dir)
+        if self.endpoints.s3_endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoints.s3_endpoint_url
+        return env
+
+    def prepare_model(self) -> str:
+        """Build (or fetch) the model once, before any environment starts, so no cold start pays for it."""
+        env = {**os.environ, **self.handler_environment()}
+        ref = resolve_model(env)
+        return f"{ref.model_name} ({ref.weights} weights) at {ref.path}"
+
+    def start(self) -> LocalCloud:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if "s3" in self.options.parts:
+                self._start_s3()
+            log.info("model: %s", self.prepare_model())
+            if "faas" in self.options.parts:
+                self._start_faas()
+            if "server" in self.options.parts:
+                self._start_server()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_s3(self) -> None:
+        self._s3 = MotoS3Server(log_path=self.work_dir / "moto.log").start()
+        s3 = self.config.s3
+        setup_trigger(self._s3.endpoint_url, s3.input_bucket, s3.output_bucket, s3.queue)
+        self.endpoints = dataclasses.replace(
+            self.endpoints,
+            s3_endpoint_url=self._s3.endpoint_url,
+            input_bucket=s3.input_bucket,
+            output_bucket=s3.output_bucket,
+        )
+
+    def _function_specs(self) -> list[FunctionSpec]:
+        env = self.handler_environment()
+        keepalive = self.options.keepalive_s
+        return [
+            FunctionSpec(
+                name=fn.name,
+                handler=fn.handler,
+                memory_mb=fn.memory_mb,
+                timeout_s=fn.timeout_s,
+                keepalive_s=keepalive if keepalive is not None else fn.keepalive_s,
+                concurrency_limit=fn.concurrency_limit,
+                init_timeout_s=fn.init_timeout_s,
+                environment=env,
+                python_path=(REPO_ROOT,),
+            )
+            for fn in self.config.functions
+        ]
+
+    def _start_faas(self) -> None:
+        self.platform = Platform(self._function_specs(), self.work_dir / "functions")
+        routes = [ApiRoute(r.method, r.path, r.function, r.payload_format) for r in self.config.api_routes]
+        self._front = start_platform_server(self.platform, routes=routes)
+        self.endpoints = dataclasses.replace(
+            self.endpoints, faas_url=self._front.url, aggregate_log=str(self.platform.aggregate_log_path)
+        )
+        if self._s3 is not None:
+            self._start_bridge()
+
+    def _start_bridge(self) -> None:
+        assert self._s3 is not None and self.platform is not None
+        platform, function = self.platform, self.config.s3.trigger_function
+
+        def deliver(event: dict[str, Any]) -> None:
+            result = platform.invoke(function, json.dumps(event).encode(), "Event")
+            if result.status_code != 202:
+                raise TargetError(f"async invoke of {function} answered {result.status_code}: {result.payload[:200]!r}")
+
+        sqs = make_client("sqs", self._s3.endpoint_url)
+        queue_url = sqs.get_queue_url(QueueName=self.config.s3.queue)["QueueUrl"]
+        self.bridge = NotificationBridge(sqs, queue_url, deliver).start()
+
+    def _start_server(self) -> None:
+        workers = self.options.server_workers or self.config.server.workers
+        env = {**self.handler_environment(), "PYTHONPATH": _pythonpath()}
+        self._server = GunicornServer(
+            workers=workers,
+            env=env,
+            log_path=self.work_dir / "gunicorn.log",
+            boot_timeout_s=self.config.server.boot_timeout_s,
+        ).start()
+        self.endpoints = dataclasses.replace(self.endpoints, server_url=self._server.url)
+
+    def close(self) -> None:
+        """Stop everything started, in reverse order; the first error is raised after all are stopped."""
+        errors: list[BaseException] = []
+        for stop in (self._stop_server, self._stop_bridge, self._stop_faas, self._stop_s3):
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the rest, then report
+                errors.append(exc)
+        if errors:
+            raise TargetError(f"local cloud did not stop cleanly: {errors[0]}") from errors[0]
+
+    def _stop_server(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _stop_bridge(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+
+    def _stop_faas(self) -> None:
+        if self._front is not None:
+            self._front.close()
+            self._front = None
+        if self.platform is not None:
+            self.platform.close()
+
+    def _stop_s3(self) -> None:
+        if self._s3 is not None:
+            self._s3.stop()
+            self._s3 = None
+
+    def __enter__(self) -> LocalCloud:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pythonpath() -> str:
+    existing = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(p for p in (str(REPO_ROOT), existing) if p)

@@ -1,0 +1,114 @@
+"""Small handler modules for the function-platform tests (stand-ins for the real inference handlers).
+
+Each handler reads what to do from its event, so one module serves every test:
+`sleep` sleeps `sleep_ms`; `crash` exits the process; `hang` sleeps forever; `boom` raises;
+`echo` returns the event (API Gateway proxy response shape when `as_proxy` is set); `context`
+returns the context object's fields and the Lambda environment variables. Importing this module
+sleeps `FIXTURE_INIT_MS` (default 0) to simulate a model load.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+from typing import Any
+
+_INIT_MS = float(os.environ.get("FIXTURE_INIT_MS", "0"))
+time.sleep(_INIT_MS / 1000.0)
+INIT_DONE_UNIX_S = time.time()
+
+
+def sleep(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sleep `sleep_ms` from the event, print a line, return the pid and the slept time."""
+    sleep_ms = float(event.get("sleep_ms", 0))
+    print(f"sleeping {sleep_ms} ms in {context.aws_request_id}")
+    time.sleep(sleep_ms / 1000.0)
+    return {"pid": os.getpid(), "slept_ms": sleep_ms, "request_id": context.aws_request_id}
+
+
+def crash(event: dict[str, Any], context: Any) -> None:
+    """Exit the environment process abruptly (exit status from the event)."""
+    print("about to crash", flush=True)
+    os._exit(int(event.get("status", 3)))
+
+
+def hang(event: dict[str, Any], context: Any) -> None:
+    """Never return (until the platform kills the environment)."""
+    while True:
+        time.sleep(1.0)
+
+
+class FixtureError(Exception):
+    """The error `boom` raises."""
+
+
+def boom(event: dict[str, Any], context: Any) -> None:
+    """Raise an exception (the environment must stay warm)."""
+    print("going boom", file=sys.stderr)
+    raise FixtureError(event.get("message", "boom"))
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Return the event; as an API Gateway proxy response when the request asks for it."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    mode = headers.get("x-fixture-mode", "")
+    if mode == "binary":
+        return {
+            "statusCode": 201,
+            "headers": {"content-type": "application/octet-stream"},
+            "body": base64.b64encode(b"\x00\x01binary").decode(),
+            "isBase64Encoded": True,
+        }
+    if mode == "raw":
+        return {"hello": "world"}  # HTTP API v2 infers a 200 JSON response from this
+    if mode == "broken":
+        return {"statusCode": "not-a-number"}
+    if mode == "sleep":
+        time.sleep(float(headers.get("x-sleep-ms", "0")) / 1000.0)
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json", "x-echo": "yes"},
+        "body": json.dumps({"event": event, "pid": os.getpid()}),
+    }
+
+
+def context(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The context's fields and the Lambda environment variables, as seen by the handler."""
+    names = (
+        "aws_request_id",
+        "function_name",
+        "function_version",
+        "memory_limit_in_mb",
+        "invoked_function_arn",
+        "log_group_name",
+        "log_stream_name",
+    )
+    fields = {name: getattr(context, name) for name in names}
+    fields["remaining_ms"] = context.get_remaining_time_in_millis()
+    env_names = (
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_REGION",
+        "_HANDLER",
+        "ORT_THREADS",
+        "FIXTURE_FLAVOUR",
+    )
+    return {
+        "context": fields,
+        "env": {name: os.environ.get(name) for name in env_names},
+        "init_done_unix_s": INIT_DONE_UNIX_S,
+    }
+
+
+def unserializable(event: dict[str, Any], context: Any) -> object:
+    """Return something json cannot encode (Runtime.MarshalError)."""
+    return {"value": object()}
+
+
+def big(event: dict[str, Any], context: Any) -> str:
+    """Return a string of `size` bytes (response-size limit)."""
+    return "x" * int(event.get("size", 10))
