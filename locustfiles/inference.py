@@ -12,6 +12,7 @@ is recorded). Every request becomes a record (labkit.records) whose latency coun
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import socket
@@ -53,6 +54,20 @@ class _Recorder:
 
     writer: RecordWriter | None = None
     run_id: str = ""
+
+    def write(self, exchange: Exchange, opts: Any) -> None:
+        """Record one exchange. A response that cannot be turned into a record is itself recorded."""
+        if self.writer is None:
+            return
+        identity = {"run_id": self.run_id, "source": "locust", "scenario": opts.lab_scenario,
+                    "target": opts.lab_target, "worker": f"{socket.gethostname()}-{os.getpid()}"}  # fmt: skip
+        try:
+            record = exchange_to_record(exchange, **identity)
+        except (TypeError, ValueError) as exc:
+            bare = exchange_to_record(dataclasses.replace(exchange, body=b"", headers={}), **identity)
+            message = f"unreadable response: {exc}"
+            record = dataclasses.replace(bare, ok=False, error_kind="bad_response", error_message=message)
+        self.writer.write(record)
 
 
 _recorder = _Recorder()
@@ -124,17 +139,9 @@ class InferenceUser(FastHttpUser):
                 completion_unix_s=completion_unix_s,
                 status_code=status,
                 body=response.content or b"",
-                headers=dict(response.headers or {}),
+                # items(), not dict(): geventhttpclient's Headers maps a name to (name, value) pairs
+                headers=dict(response.headers.items()) if response.headers else {},
                 request_bytes=len(payload),
                 transport_error=str(response.error) if status == 0 and response.error else "",
             )
-        if _recorder.writer is not None:
-            record = exchange_to_record(
-                exchange,
-                run_id=_recorder.run_id,
-                source="locust",
-                scenario=opts.lab_scenario,
-                target=opts.lab_target,
-                worker=f"{socket.gethostname()}-{os.getpid()}",
-            )
-            _recorder.writer.write(record)
+        _recorder.write(exchange, opts)

@@ -65,7 +65,7 @@ def _error_message(parsed: dict[str, Any] | None, body: bytes, transport_error: 
 
 
 def _platform_fields(headers: Mapping[str, str]) -> dict[str, Any]:
-    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered = {k.lower(): str(v) for k, v in headers.items()}
     out: dict[str, Any] = {}
     for header, (field, cast) in PLATFORM_HEADERS.items():
         if lowered.get(header):
