@@ -8,7 +8,7 @@ TARGET ?= local
 RUN ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-all lint cloud load report bench clean
+.PHONY: help venv demo test test-all lint cloud load replay report bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,14 @@ lint: $(STAMP)  ## ruff
 
 cloud: $(STAMP)  ## start the local cloud in the foreground and print its endpoints (Ctrl-C stops it)
 	$(PY) -m localcloud up
+
+load: $(STAMP)  ## open-model Locust load: TARGET=local|local-faas|local-server|lambda|ec2 SHAPE= RATE= DURATION= USERS= WORKERS=
+	$(PY) -m locustfiles --target $(TARGET) $(if $(SHAPE),--shape $(SHAPE)) $(if $(RATE),--rate-rps $(RATE)) \
+		$(if $(DURATION),--duration-s $(DURATION)) $(if $(USERS),--max-inflight $(USERS)) \
+		$(if $(WORKERS),--processes $(WORKERS)) $(LOAD_ARGS)
+
+replay: $(STAMP)  ## replay a compressed FIFA'98 window as S3 uploads against the local cloud (REPLAY_ARGS=...)
+	$(PY) -m replay traces/fifa98.csv $(REPLAY_ARGS)
 
 report: $(STAMP)  ## write the report of RUN (default: the latest run under runs/)
 	$(PY) -m analysis $(if $(RUN),$(RUN),--latest)
