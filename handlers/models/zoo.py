@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
-
-import onnx
+from typing import TYPE_CHECKING
 
 from handlers.imaging import InputSpec
-from handlers.models.inception import build_inceptionv3
-from handlers.models.mobilenet import build_mobilenetv2
-from handlers.models.resnet import build_resnet50
-from handlers.models.smallcnn import build_smallcnn
+
+if TYPE_CHECKING:
+    import onnx
 
 GRAPH_VERSION = 1  # bump when a builder changes, so cached files are rebuilt
 
@@ -19,18 +17,22 @@ GRAPH_VERSION = 1  # bump when a builder changes, so cached files are rebuilt
 @dataclass(frozen=True, slots=True)
 class BuiltinModel:
     name: str
-    build: Callable[[int], onnx.ModelProto]
+    builder: str  # "module:function", imported only when a file must be built: onnx stays off the cold path
     input_spec: InputSpec
     published_params: int  # torchvision's count (with BatchNorm; ours folds BN into conv bias)
+
+    def build(self, seed: int) -> onnx.ModelProto:
+        module, function = self.builder.split(":")
+        return getattr(importlib.import_module(module), function)(seed)
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
     m.name: m
     for m in (
-        BuiltinModel("resnet50", build_resnet50, InputSpec.for_size(224), 25_557_032),
-        BuiltinModel("mobilenetv2", build_mobilenetv2, InputSpec.for_size(224), 3_504_872),
-        BuiltinModel("inceptionv3", build_inceptionv3, InputSpec.for_size(299), 23_834_568),
-        BuiltinModel("smallcnn", build_smallcnn, InputSpec.for_size(224), 0),
+        BuiltinModel("resnet50", "handlers.models.resnet:build_resnet50", InputSpec.for_size(224), 25_557_032),
+        BuiltinModel("mobilenetv2", "handlers.models.mobilenet:build_mobilenetv2", InputSpec.for_size(224), 3_504_872),
+        BuiltinModel("inceptionv3", "handlers.models.inception:build_inceptionv3", InputSpec.for_size(299), 23_834_568),
+        BuiltinModel("smallcnn", "handlers.models.smallcnn:build_smallcnn", InputSpec.for_size(224), 0),
     )
 }
 

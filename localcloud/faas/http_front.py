@@ -205,6 +205,9 @@ def _invoke_with_timeout(platform: Platform, name: str, event: bytes, timeout_s:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out as two small writes: without TCP_NODELAY the second waits ~40 ms for the
+    # client's delayed ACK (Nagle), adding 40 ms to every keep-alive request (bench_platform_overhead)
+    disable_nagle_algorithm = True
     server_version = "loadlab-faas"
 
     @property

@@ -7,6 +7,13 @@ error JSON, the duration and the peak RSS. The function's stdout/stderr are the 
 platform points them at the stream file). The process exits when the platform closes the request
 pipe or when its parent process disappears (no orphans even if the platform is SIGKILLed).
 Stdlib only, to keep cold starts honest.
+
+Init timing: the ready frame carries `import_ms` (the handler module's import, incl. its module
+init) and `import_start_monotonic_s` (CLOCK_MONOTONIC, comparable across processes on one host:
+a caller who noted the spawn time gets process start + interpreter + runtime bootstrap from it).
+With `LOCALCLOUD_INIT_TIMING=1` the log stream also gets an `INIT_TIMING begin` line just before
+the handler import and an `INIT_TIMING {json}` line with those figures after the ready frame (off by
+default, so the stream is unchanged). bench/bench_cold_start.py uses them.
 """
 
 from __future__ import annotations
@@ -143,9 +150,19 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(_PARENT_POLL_S)
 
 
+def _log_line(text: str) -> None:
+    """One line to the log stream in a single write (the platform appends its lines concurrently)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
 def serve(request_fd: int, reply_fd: int) -> int:
     """Load the handler, report readiness, then serve invocations until the request pipe closes."""
+    log_timing = os.environ.get("LOCALCLOUD_INIT_TIMING") == "1"
+    if log_timing:  # opt-in marker: the handler import starts after this line in the log stream
+        _log_line("INIT_TIMING begin")
     started = time.perf_counter()
+    started_monotonic_s = time.monotonic()
     try:
         function = load_handler(os.environ["_HANDLER"])
     except Exception as exc:  # init failures are reported to the platform, which fails the invoke
@@ -155,14 +172,16 @@ def serve(request_fd: int, reply_fd: int) -> int:
             error_body(exc, ""),
         )
         return 1
-    write_frame(
-        reply_fd,
-        {
-            "type": "ready",
-            "import_ms": (time.perf_counter() - started) * 1000.0,
-            "max_memory_used_mb": max_memory_used_mb(),
-        },
-    )
+    ready = {
+        "type": "ready",
+        "import_ms": (time.perf_counter() - started) * 1000.0,
+        "import_start_monotonic_s": started_monotonic_s,
+        "max_memory_used_mb": max_memory_used_mb(),
+    }
+    write_frame(reply_fd, ready)
+    if log_timing:  # after the ready frame, so outside the init the platform times
+        timing = {key: ready[key] for key in ("import_ms", "import_start_monotonic_s")}
+        _log_line("INIT_TIMING " + json.dumps(timing))
     while True:
         try:
             meta, body = read_frame(request_fd)
