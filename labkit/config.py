@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from labkit.errors import ConfigError
+from localcloud.faas.spec import FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
@@ -53,28 +54,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class FunctionConfig:
-    name: str
-    handler: str
-    memory_mb: int = 1024
-    timeout_s: float = 30.0
-    keepalive_s: float = 600.0
-    concurrency_limit: int = 10
-    init_timeout_s: float = 60.0
-
-    def validate(self, where: str) -> None:
-        if not 128 <= self.memory_mb <= 10240:
-            raise ConfigError(f"{where}.memory_mb: {self.memory_mb} is outside Lambda's 128..10240 MB")
-        if "." not in self.handler:
-            raise ConfigError(f"{where}.handler: {self.handler!r} is not of the form module.function")
-        for key in ("timeout_s", "keepalive_s", "init_timeout_s"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"{where}.{key}: must be > 0")
-        if self.concurrency_limit < 1:
-            raise ConfigError(f"{where}.concurrency_limit: must be >= 1")
-
-
-@dataclass(frozen=True)
 class ApiRoute:
     method: str
     path: str
@@ -108,7 +87,7 @@ class S3Config:
 @dataclass(frozen=True)
 class LocalCloudConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
-    functions: tuple[FunctionConfig, ...] = ()
+    functions: tuple[FunctionSpec, ...] = ()
     api_routes: tuple[ApiRoute, ...] = ()
     server: ServerConfig = field(default_factory=ServerConfig)
     s3: S3Config = field(default_factory=S3Config)
@@ -116,8 +95,6 @@ class LocalCloudConfig:
     def validate(self, where: str) -> None:
         self.model.validate(f"{where}.model")
         names = {fn.name for fn in self.functions}
-        for i, fn in enumerate(self.functions):
-            fn.validate(f"{where}.functions[{i}]")
         for i, route in enumerate(self.api_routes):
             route.validate(f"{where}.api_routes[{i}]")
             if route.function not in names:
@@ -126,7 +103,7 @@ class LocalCloudConfig:
             raise ConfigError(f"{where}.s3.trigger_function: {self.s3.trigger_function!r} is not in functions")
         self.server.validate(f"{where}.server")
 
-    def function(self, name: str) -> FunctionConfig:
+    def function(self, name: str) -> FunctionSpec:
         for fn in self.functions:
             if fn.name == name:
                 return fn
@@ -194,6 +171,12 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         return tuple(_convert(item, item_tp, f"{where}[{i}]") for i, item in enumerate(value))
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return {str(k): str(v) for k, v in value.items()}
+    if tp is Path and isinstance(value, str):
+        return Path(value)
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
@@ -216,6 +199,8 @@ def build(cls: type[T], data: Any, where: str) -> T:
     try:
         return cls(**values)
     except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:  # the dataclass's own validation: say where in which file
         raise ConfigError(f"{where}: {exc}") from None
 
 

@@ -6,6 +6,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 from labkit.errors import TargetError
 
@@ -19,11 +20,24 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ok(url: str, timeout_s: float, what: str, interval_s: float = 0.05) -> None:
-    """Poll `url` until it answers 2xx, or raise TargetError naming `what` after `timeout_s`."""
+def wait_http_ok(
+    url: str,
+    timeout_s: float,
+    what: str,
+    interval_s: float = 0.05,
+    check_alive: Callable[[], None] | None = None,
+    hint: str = "",
+) -> None:
+    """Poll `url` until it answers 2xx, or raise TargetError naming `what` after `timeout_s`.
+
+    `check_alive` is called before each attempt and may raise to stop waiting at once (the server's process
+    died); `hint` is appended to the time-out message (e.g. where the server's log is).
+    """
     deadline = time.monotonic() + timeout_s
     last_error = "no answer"
     while time.monotonic() < deadline:
+        if check_alive is not None:
+            check_alive()
         try:
             with urllib.request.urlopen(url, timeout=2.0) as response:
                 if 200 <= response.status < 300:
@@ -34,7 +48,8 @@ def wait_http_ok(url: str, timeout_s: float, what: str, interval_s: float = 0.05
         except (urllib.error.URLError, OSError) as exc:
             last_error = str(exc)
         time.sleep(interval_s)
-    raise TargetError(f"{what} did not answer at {url} within {timeout_s:.0f} s (last: {last_error})")
+    suffix = f"; {hint}" if hint else ""
+    raise TargetError(f"{what} did not answer 2xx at {url} within {timeout_s:.0f} s (last: {last_error}){suffix}")
 
 
 def is_loopback_host(host: str) -> bool:

@@ -123,16 +123,11 @@ class LocalCloud:
         env = self.handler_environment()
         keepalive = self.options.keepalive_s
         return [
-            FunctionSpec(
-                name=fn.name,
-                handler=fn.handler,
-                memory_mb=fn.memory_mb,
-                timeout_s=fn.timeout_s,
+            dataclasses.replace(
+                fn,
+                environment={**env, **fn.environment},
                 keepalive_s=keepalive if keepalive is not None else fn.keepalive_s,
-                concurrency_limit=fn.concurrency_limit,
-                init_timeout_s=fn.init_timeout_s,
-                environment=env,
-                python_path=(REPO_ROOT,),
+                python_path=(REPO_ROOT, *fn.python_path),
             )
             for fn in self.config.functions
         ]

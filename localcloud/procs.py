@@ -17,8 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +25,7 @@ from types import TracebackType
 import psutil
 
 from labkit.errors import TargetError
+from labkit.net import wait_http_ok
 
 log = logging.getLogger(__name__)
 
@@ -187,24 +186,12 @@ class ManagedProcess:
 
     def wait_http_ok(self, url: str, timeout_s: float, what: str) -> None:
         """Poll `url` until it answers 2xx; fail fast with the log tail if the process exits."""
-        deadline = time.monotonic() + timeout_s
-        last_error = "no answer"
-        while time.monotonic() < deadline:
+
+        def check_alive() -> None:
             if not self.is_running():
                 raise self.exited_error(what)
-            try:
-                with urllib.request.urlopen(url, timeout=2.0) as response:
-                    if 200 <= response.status < 300:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except urllib.error.HTTPError as exc:
-                last_error = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError) as exc:
-                last_error = str(exc)
-            time.sleep(_POLL_INTERVAL_S)
-        raise TargetError(
-            f"{what} did not answer 2xx at {url} within {timeout_s:.0f} s (last: {last_error}); see log {self.log_path}"
-        )
+
+        wait_http_ok(url, timeout_s, what, _POLL_INTERVAL_S, check_alive, hint=f"see log {self.log_path}")
 
     def __enter__(self) -> ManagedProcess:
         if self._popen is None:

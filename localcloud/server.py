@@ -11,18 +11,18 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 import psutil
 
 from labkit.errors import ConfigError, TargetError
 from labkit.net import LOOPBACK, free_port, is_loopback_host
+from localcloud.lifecycle import Service
 from localcloud.procs import PORT_CLASH_MARKERS, ManagedProcess
 
 _START_ATTEMPTS = 3
 
 
-class GunicornServer:
+class GunicornServer(Service):
     """gunicorn serving `app` ("module:attr") with `workers` sync workers; a context manager."""
 
     def __init__(
@@ -155,14 +155,3 @@ class GunicornServer:
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.stop()
-
-    def __enter__(self) -> GunicornServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

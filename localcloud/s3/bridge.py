@@ -22,12 +22,12 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields
-from types import TracebackType
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labkit.errors import ConfigError, InputError, TargetError
+from localcloud.lifecycle import Service
 from localcloud.s3.events import dedupe_key, one_record_event, parse_s3_message
 from localcloud.s3.moto_server import make_client
 
@@ -92,7 +92,7 @@ class _SeenSet:
                     self._done.popitem(last=False)
 
 
-class NotificationBridge:
+class NotificationBridge(Service):
     """Background SQS poller delivering S3 events to `deliver`; a context manager."""
 
     def __init__(
@@ -314,14 +314,3 @@ class NotificationBridge:
 
     def _backoff_s(self, attempt: int) -> float:
         return float(min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
-
-    def __enter__(self) -> NotificationBridge:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

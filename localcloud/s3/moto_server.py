@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import boto3
@@ -13,6 +12,7 @@ from botocore.config import Config
 
 from labkit.errors import TargetError
 from labkit.net import LOOPBACK, free_port
+from localcloud.lifecycle import Service
 from localcloud.procs import PORT_CLASH_MARKERS, ManagedProcess
 
 DUMMY_ACCESS_KEY = "testing"
@@ -37,7 +37,7 @@ def make_client(service: str, endpoint_url: str, max_pool_connections: int = 10)
     )
 
 
-class MotoS3Server:
+class MotoS3Server(Service):
     """`python -m moto.server` on a free loopback port; a context manager.
 
     `endpoint_url` serves every AWS service moto implements (S3 and SQS are the ones used here).
@@ -104,14 +104,3 @@ class MotoS3Server:
         if self._proc is not None:
             proc, self._proc = self._proc, None
             proc.stop()
-
-    def __enter__(self) -> MotoS3Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -34,7 +34,7 @@ def test_unknown_target_lists_known_ones():
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("memory_mb: 1769        # emulated", "memory_mb: 64 #", r"functions\[0\]\.memory_mb: 64 is outside"),
+        ("memory_mb: 1769        # emulated", "memory_mb: 64 #", r"functions\[0\]: function 'inference-api': memory_mb=64 must be in 128\.\.10240"),
         ("workers: 2", "workers: two", r"server\.workers: expected int, got 'two'"),
         ("name: mobilenetv2 ", "name: vgg ", r"model\.name: 'vgg' is not one of"),
         ("concurrency_limit: 4", "concurrency_limit: 4\n    colour: red", r"functions\[1\]: unknown keys \['colour'\]"),
