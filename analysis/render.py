@@ -1,102 +1,396 @@
-"""Rendering summaries as Markdown and a self-contained HTML page (pure: summaries in, text out)."""
+"""From the summary (and the plots) to the report document: what a newcomer reads, top to bottom."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-COLUMNS = (
-    ("target", "target"),
-    ("scenario", "scenario"),
-    ("operation", "operation"),
-    ("requests", "count"),
-    ("errors %", "error_pct"),
-    ("rps", "achieved_rps"),
-    ("p50 ms", "p50"),
-    ("p95 ms", "p95"),
-    ("p99 ms", "p99"),
-    ("max ms", "max"),
-    ("cold starts", "cold"),
-    ("instances", "instances"),
-)
+from analysis.compare import fmt_bound, fmt_ms, fmt_observed, fmt_usd
+from analysis.doc import Doc, to_html, to_markdown
+
+MAX_WINDOW_ROWS = 30
 
 
-def _fmt(value: Any) -> str:
+def _f(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+        return f"{value:,.{digits}f}" if abs(value) >= 10 else f"{value:.{digits + 1}f}"
     return str(value)
 
 
-def table_rows(groups: list[dict[str, Any]]) -> list[list[str]]:
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _name(g: dict[str, Any], with_run: bool) -> str:
+    text = f"{g['target']} / {g['scenario']} / {g['operation']}"
+    return f"{g['run_id']}: {text}" if with_run else text
+
+
+def _ci(stats: dict[str, Any], key: str) -> str:
+    ci = (stats.get("ci") or {}).get(key)
+    if not ci:
+        return "-"
+    low = _f(ci["low"]) if ci["low"] is not None else "?"
+    high = _f(ci["high"]) if ci["high"] is not None else "? (too few)"
+    return f"{low} .. {high}"
+
+
+def _overview(doc: Doc, groups: list[dict], with_run: bool) -> None:
+    header = [
+        "group",
+        "requests",
+        "errors",
+        "offered req/s",
+        "achieved req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "cold starts",
+        "SLA",
+        "USD / million (modelled)",
+    ]
     rows = []
     for g in groups:
-        lat = g["latency_ms"]
-        cold = g["cold_starts"]
-        flat = {
-            **g,
-            "error_pct": 100.0 * g["error_rate"],
-            "p50": lat.get("p50"),
-            "p95": lat.get("p95"),
-            "p99": lat.get("p99"),
-            "max": lat.get("max"),
-            "cold": f"{cold['cold']} of {cold['known']}" if cold["known"] else "n/a",
-        }
-        rows.append([_fmt(flat.get(key)) for _, key in COLUMNS])
-    return rows
-
-
-def _notes(summary: dict[str, Any]) -> list[str]:
-    notes = [
-        "Latency is measured from each request's intended send time (open model: no coordinated omission); "
-        "percentiles are exact over the raw successful requests (numpy linear interpolation).",
-        "Cold starts are the function's own flag (first invocation in its execution environment).",
-    ]
-    models = sorted({m for g in summary["groups"] for m in g["models"]})
-    if any("random" in m for m in models):
-        notes.append(
-            f"Models: {', '.join(models)}. Random weights: the top-5 labels are meaningless; "
-            "timings are those of the real architecture."
+        lat, cold, tp = g["latency_ms"], g["cold_starts"], g["throughput"]
+        rows.append(
+            [
+                _name(g, with_run),
+                str(g["count"]),
+                _pct(g["error_rate"]),
+                _f(tp["offered_rps"], 2),
+                _f(tp["achieved_rps"], 2),
+                _f(lat.get("p50")),
+                _f(lat.get("p95")),
+                _f(lat.get("p99")),
+                _f(lat.get("max")),
+                f"{cold['cold']} of {cold['known']}" if cold.get("known") else "n/a",
+                (g.get("sla") or {}).get("verdict", "-"),
+                fmt_usd((g.get("cost") or {}).get("usd_per_million_ok")),
+            ]
         )
-    return notes
+    doc.table(header, rows)
 
 
-def render_markdown(summary: dict[str, Any]) -> str:
-    manifest = summary["run"]
-    lines = [
-        f"# Run {manifest['run_id']}",
-        "",
-        f"Scenario `{manifest.get('scenario', '')}`, status `{manifest.get('status', '')}`, "
-        f"git `{manifest.get('git_sha', '')}`, machine {manifest.get('machine', {}).get('cpu_count')} CPUs.",
-        "",
-        "| " + " | ".join(h for h, _ in COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+def _latency(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes]) -> None:
+    doc.h(2, "Latency and throughput")
+    doc.p(
+        "Latency from the intended send time includes any wait before the request could be sent (no "
+        "coordinated omission); latency from the actual send time is the service time alone. Percentiles are "
+        "exact over the successful requests; the CI columns are distribution-free 95% intervals of p95 and p99 "
+        "from order statistics ('? (too few)': not enough samples to bound it above)."
+    )
+    header = ["group", "from", "n", "p50", "p90", "p95", "p99", "p99.9", "max", "p95 95% CI", "p99 95% CI"]
+    rows = []
+    for g in groups:
+        for label, key in (("intended send", "latency_ms"), ("actual send", "service_latency_ms")):
+            s = g[key]
+            rows.append(
+                [
+                    _name(g, with_run),
+                    label,
+                    str(s.get("count", 0)),
+                    *(_f(s.get(k)) for k in ("p50", "p90", "p95", "p99", "p99_9", "max")),
+                    _ci(s, "p95"),
+                    _ci(s, "p99"),
+                ]
+            )
+    doc.table(header, rows)
+    header = ["group", "configured req/s", "offered req/s", "achieved req/s", "achieved / target", "errors by kind"]
+    rows = [
+        [
+            _name(g, with_run),
+            _f(g["throughput"]["configured_rps"], 2),
+            _f(g["throughput"]["offered_rps"], 2),
+            _f(g["throughput"]["achieved_rps"], 2),
+            _pct(g["throughput"]["achieved_vs_target"]),
+            ", ".join(f"{k}: {v}" for k, v in g["errors"].items()) or "none",
+        ]
+        for g in groups
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary["groups"])]
-    lines += ["", "## How these figures are computed", ""] + [f"- {n}" for n in _notes(summary)]
-    missing = summary.get("missing", [])
-    if missing:
-        lines += ["", "## Missing", ""] + [f"- {m}" for m in missing]
-    return "\n".join(lines) + "\n"
+    doc.table(header, rows)
+    doc.img(
+        plots.get("latency_over_time"),
+        "plots/latency_over_time.png",
+        "Latency percentiles per window (log scale) with offered and achieved request rates",
+    )
+    doc.img(plots.get("latency_cdf"), "plots/latency_cdf.png", "Latency CDFs side by side")
 
 
-def render_html(summary: dict[str, Any]) -> str:
-    manifest = summary["run"]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-        for row in table_rows(summary["groups"])
+def _windows(doc: Doc, groups: list[dict], with_run: bool, window: str) -> None:
+    doc.h(3, f"Per {window} s window")
+    header = ["group", "start s", "requests", "offered/s", "achieved/s", "errors", "p50", "p95", "p99", "cold"]
+    rows, cut = [], 0
+    for g in groups:
+        windows = g["windows"].get(window, [])
+        cut += max(0, len(windows) - MAX_WINDOW_ROWS)
+        for w in windows[:MAX_WINDOW_ROWS]:
+            rows.append(
+                [
+                    _name(g, with_run),
+                    _f(w["start_s"], 0),
+                    str(w["requests"]),
+                    _f(w["offered_rps"], 2),
+                    _f(w["achieved_rps"], 2),
+                    str(w["errors"]),
+                    _f(w["latency_p50"]),
+                    _f(w["latency_p95"]),
+                    _f(w["latency_p99"]),
+                    f"{w['cold_starts']}/{w['cold_known']}",
+                ]
+            )
+    doc.table(header, rows)
+    if cut:
+        doc.p(f"{cut} more windows are in summary.json (groups[].windows).")
+
+
+def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes]) -> None:
+    doc.h(2, "Cold starts")
+    doc.p(
+        "Source per group: 'function flag' (the function says so), 'REPORT lines' (Init Duration in the "
+        "platform's REPORT log line), or inferred (first request of an instance, or latency > 3x median). "
+        "Penalty = cold minus warm latency at the median. Concurrency = requests of the group in flight when "
+        "the request was sent; idle gap = time since the group's previous completion."
     )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in _notes(summary))
-    missing = "".join(f"<li>{html.escape(m)}</li>" for m in summary.get("missing", []))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Run {html.escape(manifest['run_id'])}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>"
-        f"<h1>Run {html.escape(manifest['run_id'])}</h1><table><tr>{head}</tr>{body}</table>"
-        f"<h2>How these figures are computed</h2><ul>{notes}</ul>"
-        + (f"<h2>Missing</h2><ul>{missing}</ul>" if missing else "")
-        + "</body></html>\n"
+    header = ["group", "source", "cold / known", "rate (95% CI)", "cold p50", "warm p50", "penalty p50", "init p50"]
+    rows = []
+    for g in groups:
+        c = g["cold_starts"]
+        if not c.get("known"):
+            rows.append([_name(g, with_run), c["source"], "-", "-", "-", "-", "-", "-"])
+            continue
+        ci = c["rate_ci95"]
+        rows.append(
+            [
+                _name(g, with_run),
+                c["source"],
+                f"{c['cold']} / {c['known']}",
+                f"{c['rate']:.1%} ({ci[0]:.1%} .. {ci[1]:.1%})",
+                fmt_ms(c["cold_latency_ms"].get("p50")),
+                fmt_ms(c["warm_latency_ms"].get("p50")),
+                fmt_ms((c["penalty"] or {}).get("p50_ms")),
+                fmt_ms(c["init_ms"].get("p50")),
+            ]
+        )
+    doc.table(header, rows)
+    rows = [
+        [
+            _name(g, with_run),
+            f"{r['in_flight_from']:g}"
+            + (
+                f"-{r['in_flight_to'] - 1:g}"
+                if r["in_flight_to"] and r["in_flight_to"] - 1 > r["in_flight_from"]
+                else ""
+            ),
+            str(r["requests"]),
+            str(r["cold"]),
+            _pct(r["rate"]),
+        ]
+        for g in groups
+        if g["cold_starts"].get("cold")
+        for r in g["cold_starts"]["by_concurrency"]
+    ]
+    doc.table(["group (cold-start rate vs concurrency)", "in flight at send", "requests", "cold", "rate"], rows)
+    rows = [
+        [
+            _name(g, with_run),
+            f"{r['gap_s_from']:g} .. {r['gap_s_to']:g}" if r["gap_s_to"] is not None else f">= {r['gap_s_from']:g}",
+            str(r["requests"]),
+            str(r["cold"]),
+            _pct(r["rate"]),
+        ]
+        for g in groups
+        if g["cold_starts"].get("cold")
+        for r in g["cold_starts"]["keepalive"]
+    ]
+    for g in groups:
+        first = g["cold_starts"].get("no_previous_completion") or {}
+        if g["cold_starts"].get("cold") and first.get("requests"):
+            rows.append(
+                [
+                    _name(g, with_run),
+                    "no previous completion (start-up, scale-out)",
+                    str(first["requests"]),
+                    str(first["cold"]),
+                    _pct(first["cold"] / first["requests"]),
+                ]
+            )
+    doc.table(["group (keep-alive curve)", "idle gap s", "requests", "cold", "P(cold)"], rows)
+    doc.img(plots.get("cold_starts"), "plots/cold_starts.png", "Cold starts per window")
+    doc.img(
+        plots.get("keepalive"),
+        "plots/keepalive.png",
+        "Keep-alive curve: P(cold start) vs idle gap, with 95% Clopper-Pearson intervals",
     )
+
+
+def _sla(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
+    sla = summary.get("sla") or {}
+    doc.h(2, "SLA verdicts")
+    if not sla.get("file"):
+        doc.p("No SLA spec was used (give --sla FILE).")
+        return
+    gate = "gating: the exit code is 10 on a breach" if sla.get("gate") else "not gating (exit code 0 regardless)"
+    doc.p(
+        f"Spec `{sla['file']}`, {gate}. Overall: **{sla['overall']}**. 'pass'/'breach' compare the observed "
+        f"figure with the bound; the confidence column says whether the sample decides it at "
+        f"{sla['confidence']:.0%} (binomial test on the exceedances, as MLPerf's early stopping); 'min n' is the "
+        "fewest samples that can conclude a pass at all."
+    )
+    header = ["group", "bound", "observed", "verdict", "confidence", "exceedances / n", "min n"]
+    rows = [
+        [
+            _name(g, with_run),
+            fmt_bound(c),
+            fmt_observed(c),
+            c["verdict"],
+            c.get("confidence", "-"),
+            f"{c['exceedances']} / {c['n']}" if "exceedances" in c else str(c.get("n", "-")),
+            str(c.get("min_samples") or "-"),
+        ]
+        for g in summary["groups"]
+        for c in (g.get("sla") or {}).get("checks", [])
+    ]
+    doc.table(header, rows)
+    header = ["group", "window s", "windows", "violating", "time in violation s", "first violation at s"]
+    rows = [
+        [
+            _name(g, with_run),
+            _f(w["window_s"], 0),
+            str(w["windows"]),
+            str(w.get("violating_windows", 0)),
+            _f(w.get("time_in_violation_s"), 0),
+            _f(w.get("first_violation_s"), 0),
+        ]
+        for g in summary["groups"]
+        if (w := (g.get("sla") or {}).get("windows"))
+    ]
+    doc.table(header, rows)
+    doc.img(plots.get("sla_windows"), "plots/sla_windows.png", "SLA per window: bounded percentile vs its bound")
+
+
+def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
+    cost = summary.get("cost") or {}
+    doc.h(2, "Cost (modelled)")
+    prices = cost.get("pricing")
+    if not prices:
+        doc.p("No pricing file: cost not modelled.")
+        return
+    doc.p(
+        f"Every figure in this section is MODELLED from list prices ({prices['region']}, {prices['as_of']}; "
+        f"checked: {prices['checked'] or 'not yet'}; file `{prices['file']}`), not billed. Prices used: Lambda "
+        f"${prices['lambda_usd_per_gb_s_tier1']:.10f}/GB-s ({prices['architecture']}, first tier) + "
+        f"${prices['lambda_usd_per_million_requests']:.2f}/million requests; front {prices['front']} "
+        f"${prices['front_usd_per_million_tier1']:.2f}/million; S3 PUT ${prices['s3_put_usd_per_thousand']}/1000, "
+        f"GET ${prices['s3_get_usd_per_thousand']}/1000; server {prices['server_instance_type']} "
+        f"${prices['server_usd_per_hour']}/hour, per-second billing, 60 s minimum; free tier "
+        f"{'included' if prices['include_free_tier'] else 'not included'}."
+    )
+    rows = []
+    for g in summary["groups"]:
+        c = g.get("cost") or {}
+        basis = c.get("billed_basis") or (
+            f"{c['instances']} x {c['instance_type']} for {c['billed_s']:.0f} s billed"
+            if c.get("kind") == "server"
+            else c.get("note", "S3 requests")
+        )
+        rows.append(
+            [
+                _name(g, with_run),
+                c.get("kind", "-"),
+                fmt_usd(c.get("total_usd")),
+                fmt_usd(c.get("usd_per_million_ok")),
+                _f(c.get("gb_s"), 3),
+                basis,
+            ]
+        )
+    doc.table(["group", "priced as", "run cost", "per million ok", "GB-s", "basis"], rows)
+    rows = [
+        [
+            _name(g, with_run),
+            r["instance_type"],
+            f"${r['usd_per_hour']}",
+            f"{r['breakeven_requests_per_day']:,.0f}",
+            f"{r['breakeven_requests_per_day'] / 1800:,.1f}x",
+        ]
+        for g in summary["groups"]
+        for r in (g.get("breakeven") or {}).get("rows", [])
+    ]
+    if rows:
+        doc.p(
+            "Break-even: requests per day at which a month of the function costs as much as a month of one "
+            "instance (function cheaper below). A published study found about 1,800 calls/day for a small "
+            "model; the last column is ours relative to that (different model, memory and prices)."
+        )
+    doc.table(["function", "vs instance", "instance $/h", "break-even requests/day", "vs 1,800/day"], rows)
+    sweep = cost.get("memory_sweep") or {}
+    rows = [
+        [
+            str(r["memory_mb"]),
+            r["label"],
+            _f(r["billed_ms_mean"]),
+            _f(r["p50_ms"]),
+            _f(r["p95_ms"]),
+            fmt_usd(r["usd_per_million_ok"]),
+            _f(r["score"], 2),
+            "optimum" if r["memory_mb"] == sweep.get("optimum") else "",
+        ]
+        for r in sweep.get("rows", [])
+    ]
+    if rows:
+        doc.h(3, "Memory sweep")
+        doc.p(
+            f"{sweep['rule']}. One row per memory setting found among the runs given; run the same load at "
+            "several memory settings (and pass all runs) to see the trade-off."
+        )
+    doc.table(["memory MB", "group", "billed ms mean", "p50 ms", "p95 ms", "USD / million", "score", ""], rows)
+    doc.img(plots.get("cost_vs_memory"), "plots/cost_vs_memory.png", "Modelled cost and p95 per memory setting")
+
+
+def _locust(doc: Doc, locust: list[dict[str, Any]]) -> None:
+    doc.h(2, "Locust CSV (aggregated input)")
+    for item in locust:
+        doc.p(
+            f"`{item['prefix']}`: {item['requests']} requests, {item['failures']} failures, "
+            f"{_f(item['rps'], 2)} req/s over the run."
+        )
+        doc.table(["name", "requests", "failures", *item["percentile_labels"]], item["rows"])
+        doc.ul([f"Can compute: {', '.join(item['can'])}.", f"Cannot compute: {', '.join(item['cannot'])}."])
+
+
+def build_document(summary: dict[str, Any], plots: dict[str, bytes]) -> Doc:
+    doc, groups = Doc(), summary["groups"]
+    with_run = len(summary["runs"]) > 1
+    doc.h(1, summary["title"])
+    for run in summary["runs"]:
+        doc.p(
+            f"Run `{run['run_id']}`: scenario `{run.get('scenario', '')}`, status `{run.get('status', '')}`, git "
+            f"`{run.get('git_sha', '')}`, machine {(run.get('machine') or {}).get('cpu_count')} CPUs; "
+            f"{run.get('records', 0)} records."
+        )
+    if summary.get("missing"):
+        doc.h(2, "Missing or partial inputs")
+        doc.ul(summary["missing"])
+    doc.h(2, "What this report says")
+    doc.ul(summary.get("verdicts", []))
+    if groups:
+        _overview(doc, groups, with_run)
+        _latency(doc, groups, with_run, plots)
+        _windows(doc, groups, with_run, summary["table_window_s"])
+        _cold(doc, groups, with_run, plots)
+        _sla(doc, summary, with_run, plots)
+        _cost(doc, summary, with_run, plots)
+    if summary.get("locust"):
+        _locust(doc, summary["locust"])
+    doc.h(2, "How these figures are computed")
+    doc.ul(summary.get("notes", []))
+    return doc
+
+
+def render_markdown(summary: dict[str, Any], plots: dict[str, bytes] | None = None) -> str:
+    return to_markdown(build_document(summary, plots or {}))
+
+
+def render_html(summary: dict[str, Any], plots: dict[str, bytes] | None = None) -> str:
+    return to_html(build_document(summary, plots or {}), summary["title"])

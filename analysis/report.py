@@ -1,17 +1,63 @@
-"""From a run dir to report.md, report.html and summary.json inside it."""
+"""From run dirs (and outside inputs) to report.md, report.html (self-contained), summary.json and plots/*.png.
+
+One run: the files go into the run dir. Several runs: one comparison report into `out_dir`.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.frame import load_frame
+import numpy as np
+import pandas as pd
+
+from analysis import plots as figs
+from analysis.coldstart import attach_report_lines, report_frame
+from analysis.compare import verdicts
+from analysis.cost import memory_sweep, pricing_used, target_kind
+from analysis.frame import load_frame, prepare
+from analysis.inputs import read_locust_csv, report_log_records, run_report_lines
+from analysis.pricing import DEFAULT_PRICING, load_pricing
 from analysis.render import render_html, render_markdown
-from analysis.summary import summarize
+from analysis.sla import load_sla
+from analysis.summary import AnalysisOptions, analyse
+from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s
+from labkit.config import DEFAULT_CONFIG_DIR
 from labkit.errors import InputError
+from labkit.reportlog import iter_report_lines
 from labkit.rundir import RunDir
+
+DEFAULT_SLA = DEFAULT_CONFIG_DIR / "sla.yaml"
+SCHEMA = "loadlab-analysis/1"
+NOTES = [
+    "Latency: from each request's intended send time (open model, no coordinated omission) and from the actual "
+    "send time; exact percentiles over the raw successful requests (numpy linear interpolation); 95% CIs of "
+    "tail percentiles from order statistics (binomial ranks, distribution-free).",
+    "Throughput: offered = intended sends per second; achieved = successful completions per second; target = "
+    "the rate in the run's manifest config when recorded, else the offered rate.",
+    "Windows: requests are assigned by intended send time to fixed windows counted from each group's first request.",
+    "Cold starts: function flag, else REPORT lines (Init Duration), else inferred (first request per instance, "
+    "else latency > 3x median); the source is named per group.",
+    "SLA: pass/breach compares the observed figure with the bound; confidence is a one-sided binomial test on "
+    "the exceedances at the spec's confidence (MLPerf early-stopping style).",
+    "Cost: modelled from config/pricing.yaml list prices (never a bill); Lambda GB-s from billed ms (1 ms "
+    "granularity) x memory; EC2 per second with a 60 s minimum over the group's span.",
+]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    windows_s: tuple[float, ...] = DEFAULT_WINDOWS_S
+    sla_path: Path | None = DEFAULT_SLA
+    gate: bool = False
+    pricing_path: Path | None = DEFAULT_PRICING
+    report_logs: tuple[Path, ...] = ()
+    locust_csv: tuple[Path, ...] = ()
+    plots: bool = True
 
 
 @dataclass(frozen=True)
@@ -19,29 +65,246 @@ class ReportFiles:
     markdown: Path
     html: Path
     summary_json: Path
+    plots: tuple[Path, ...] = ()
+    sla_verdict: str = "no data"
+    summary: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-def build_summary(run: RunDir) -> dict[str, Any]:
+def configured_rates(manifest: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """Target rates recorded in a run's manifest config: (run_id, operation) -> req/s."""
+    config = manifest.get("config") or {}
+    run_id = str(manifest.get("run_id", ""))
+    out = {}
+    for section in ("demo", "load", ""):
+        body = config.get(section, {}) if section else config
+        if not isinstance(body, dict):
+            continue
+        shape = body.get("shape", "constant")
+        if (shape.get("shape") if isinstance(shape, dict) else shape) != "constant":
+            continue  # a ramp or trace has no single target rate: the offered rate per window is used
+        if isinstance(body.get("rate_rps"), int | float):
+            out.setdefault((run_id, "predict"), float(body["rate_rps"]))
+        if isinstance(body.get("upload_rate_rps"), int | float):
+            out.setdefault((run_id, "s3-put"), float(body["upload_rate_rps"]))
+    return out
+
+
+def _run_info(run: RunDir, frame: pd.DataFrame, missing: list[str]) -> dict[str, Any]:
     manifest = run.read_manifest()
+    if manifest.get("status") != "complete":
+        missing.append(f"{run.path}: the run did not complete (status {manifest.get('status')!r}); figures are partial")
+    keys = ("run_id", "scenario", "status", "git_sha", "started_unix_s", "ended_unix_s", "machine", "versions")
+    return {**{k: manifest.get(k) for k in keys}, "run_id": run.run_id, "records": len(frame), "manifest": manifest}
+
+
+def load_run(run: RunDir, missing: list[str], extra_logs: tuple[Path, ...] = ()) -> tuple[pd.DataFrame, dict]:
+    """A run's records (prepared, run_id forced to the dir's id) with its REPORT lines (and extra logs') joined."""
     files = run.record_files()
-    missing = []
     if not files:
         missing.append(f"{run.records_dir}: no record files")
     frame = load_frame(files)
+    info = _run_info(run, frame, missing)
     if files and frame.empty:
         missing.append(f"{run.records_dir}: record files hold no records")
-    if manifest.get("status") != "complete":
-        missing.append(f"the run did not complete (status {manifest.get('status')!r}); figures are partial")
-    return {"run": manifest, "groups": summarize(frame), "missing": missing, "record_count": len(frame)}
+    frame = prepare(frame)
+    frame["run_id"] = run.run_id
+    reports, log_files = run_report_lines(run.logs_dir)
+    for path in extra_logs:
+        reports.extend(iter_report_lines(path))
+        log_files.append(path)
+    frame, joined = attach_report_lines(frame, report_frame(reports))
+    info["report_lines"] = {**joined, "files": [str(p) for p in log_files]}
+    functions = frame["target"].map(target_kind).isin(["function"]) | (frame["operation"] == "s3-infer")
+    if functions.any() and not reports:
+        missing.append(f"{run.logs_dir}: no REPORT lines; billed durations come from the records only")
+    return frame, info
 
 
-def write_report(run_path: Path) -> ReportFiles:
-    run = RunDir.open(run_path)
-    summary = build_summary(run)
-    if summary["record_count"] == 0:
-        raise InputError(f"{run.path}: no records to report on ({'; '.join(summary['missing'])})")
-    out = ReportFiles(run.path / "report.md", run.path / "report.html", run.path / "summary.json")
-    out.markdown.write_text(render_markdown(summary), encoding="utf-8")
-    out.html.write_text(render_html(summary), encoding="utf-8")
-    out.summary_json.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+def _external(options: ReportOptions, missing: list[str], standalone: bool) -> tuple[list[pd.DataFrame], list]:
+    """REPORT-log files as records of their own (when no run dir is given) and Locust CSV summaries."""
+    frames = []
+    for path in options.report_logs if standalone else ():
+        frame = prepare(report_log_records(path, run_id=path.stem))
+        frame["cold_from_report"] = True
+        frames.append(frame)
+        missing.append(f"{path}: REPORT lines only: no client-side latency; durations, cold starts and cost only")
+    locust = [read_locust_csv(prefix) for prefix in options.locust_csv]
+    return frames, locust
+
+
+def _sweep(groups: list[dict[str, Any]], with_run: bool) -> dict[str, Any]:
+    rows = []
+    for g in groups:
+        cost = g.get("cost") or {}
+        if cost.get("kind") != "function" or len(g["memory_mb"]) != 1 or not g["latency_ms"].get("count"):
+            continue
+        label = f"{g['run_id']}: {g['target']}" if with_run else g["target"]
+        rows.append(
+            {
+                "memory_mb": g["memory_mb"][0],
+                "label": label,
+                "p50_ms": g["latency_ms"]["p50"],
+                "p95_ms": g["latency_ms"]["p95"],
+                "usd_per_million_ok": cost.get("usd_per_million_ok"),
+                "billed_ms_mean": cost["billed_ms_total"] / max(cost["invocations"], 1),
+            }
+        )
+    return memory_sweep(rows)
+
+
+def _cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]], with_run: bool) -> dict[str, np.ndarray]:
+    out = {}
+    predict = [g for g in groups if g["operation"] in ("predict", "s3-infer", "invoke")]
+    for g in predict:
+        mask = (frame["run_id"] == g["run_id"]) & (frame["target"] == g["target"])
+        mask &= (frame["scenario"] == g["scenario"]) & (frame["operation"] == g["operation"]) & frame["ok_bool"]
+        values = np.sort(frame.loc[mask, "latency_ms"].dropna().to_numpy(dtype=float))
+        if values.size > 2000:  # the plot needs no more points than pixels: exact quantiles at 2000 levels
+            values = np.quantile(values, np.linspace(0, 1, 2000))
+        out[figs.label(g, with_run)] = values
     return out
+
+
+def make_plots(summary: dict[str, Any], cdfs: dict[str, np.ndarray]) -> dict[str, bytes]:
+    groups, with_run = summary["groups"], len(summary["runs"]) > 1
+    window = summary["plot_window_s"]
+    made = {
+        "latency_over_time": figs.latency_over_time(groups, window, with_run),
+        "latency_cdf": figs.latency_cdfs(cdfs),
+        "cold_starts": figs.cold_starts_over_time(groups, window, with_run),
+        "keepalive": figs.keepalive_curve(groups, with_run),
+        "cost_vs_memory": figs.cost_vs_memory((summary.get("cost") or {}).get("memory_sweep") or {}),
+        "sla_windows": figs.sla_windows(groups, with_run),
+    }
+    return {name: png for name, png in made.items() if png}
+
+
+def _overall(groups: list[dict[str, Any]]) -> str:
+    found = {(g.get("sla") or {}).get("verdict", "no data") for g in groups}
+    return "breach" if "breach" in found else "pass" if "pass" in found else "no data"
+
+
+def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The summary dict (summary.json) and the plots of the runs and outside inputs."""
+    missing: list[str] = []
+    frames, runs = [], []
+    for path in run_paths:
+        frame, info = load_run(RunDir.open(path), missing, options.report_logs)
+        frames.append(frame)
+        runs.append(info)
+    extra, locust = _external(options, missing, standalone=not run_paths)
+    frames += extra
+    runs += [
+        {"run_id": str(f["run_id"].iloc[0]), "scenario": "report-log", "status": "imported", "records": len(f)}
+        for f in extra
+    ]
+    runs += [
+        {"run_id": Path(item["prefix"]).name, "scenario": "locust-csv", "status": "imported", "records": 0}
+        for item in locust
+    ]
+    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(len(f) for f in frames) else None
+    sla = load_sla(options.sla_path) if options.sla_path else None
+    pricing = load_pricing(options.pricing_path) if options.pricing_path else None
+    rates = {k: v for info in runs for k, v in configured_rates(info.pop("manifest", {})).items()}
+    span_s = _longest_group_span_s(frame)
+    plot_window = plot_window_s(span_s)
+    table_window = max([w for w in options.windows_s if span_s / w >= 3], default=plot_window)
+    windows = tuple(sorted(set(options.windows_s) | {plot_window}))
+    analysis_options = AnalysisOptions(windows, sla, pricing, rates)
+    groups = analyse(frame, analysis_options, prepared=True) if frame is not None else []
+    with_run = len(runs) > 1
+    summary: dict[str, Any] = {
+        "schema": SCHEMA,
+        "title": _title(runs),
+        "runs": runs,
+        "record_count": 0 if frame is None else len(frame),
+        "missing": missing,
+        "windows_s": [f"{w:g}" for w in windows],
+        "plot_window_s": f"{plot_window:g}",
+        "table_window_s": f"{table_window:g}",
+        "groups": groups,
+        "verdicts": verdicts(groups, with_run),
+        "notes": NOTES,
+        "locust": locust,
+        "sla": {
+            "file": str(options.sla_path) if sla else None,
+            "gate": options.gate,
+            "overall": _overall(groups),
+            "confidence": sla.confidence if sla else None,
+        },
+        "cost": {
+            "modelled": True,
+            "pricing": pricing_used(pricing) if pricing else None,
+            "memory_sweep": _sweep(groups, with_run) if pricing else None,
+        },
+    }
+    plots = make_plots(summary, _cdfs(frame, groups, with_run)) if options.plots and frame is not None else {}
+    return summary, plots
+
+
+def _longest_group_span_s(frame: pd.DataFrame | None) -> float:
+    if frame is None or frame["t_s"].isna().all():
+        return 0.0
+    spans = frame.groupby(["run_id", "target", "operation"], observed=True)["t_s"].agg(lambda t: t.max() - t.min())
+    return float(spans.max())
+
+
+def _title(runs: list[dict[str, Any]]) -> str:
+    if len(runs) == 1:
+        return f"Run {runs[0]['run_id']}"
+    return f"Comparison of {len(runs)} inputs: " + ", ".join(r["run_id"] for r in runs)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_outputs(out_dir: Path, summary: dict[str, Any], plots: dict[str, bytes]) -> ReportFiles:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_dir = out_dir / "plots"
+    written = []
+    if plots:
+        plot_dir.mkdir(exist_ok=True)
+        for name, png in plots.items():
+            (plot_dir / f"{name}.png").write_bytes(png)
+            written.append(plot_dir / f"{name}.png")
+    summary["plots"] = {name: f"plots/{name}.png" for name in plots}
+    files = ReportFiles(
+        out_dir / "report.md",
+        out_dir / "report.html",
+        out_dir / "summary.json",
+        tuple(written),
+        summary["sla"]["overall"],
+        summary,
+    )
+    files.markdown.write_text(render_markdown(summary, plots), encoding="utf-8")
+    files.html.write_text(render_html(summary, plots), encoding="utf-8")
+    text = json.dumps(_json_safe(summary), indent=1, allow_nan=False)
+    files.summary_json.write_text(text + "\n", encoding="utf-8")
+    return files
+
+
+def write_reports(paths: list[Path], options: ReportOptions, out_dir: Path | None = None) -> ReportFiles:
+    """Report on runs (and outside inputs): one run -> into its dir; otherwise into `out_dir`."""
+    summary, plots = build_summary(paths, options)
+    if summary["record_count"] == 0 and not summary["locust"]:
+        raise InputError(
+            f"{', '.join(map(str, paths)) or 'inputs'}: no records to report on "
+            f"({'; '.join(summary['missing']) or 'empty'})"
+        )
+    if out_dir is None:
+        out_dir = paths[0] if len(paths) == 1 else Path("runs") / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}"
+    return write_outputs(out_dir, summary, plots)
+
+
+def write_report(run_path: Path, options: ReportOptions | None = None) -> ReportFiles:
+    """The report of one run dir, written into it (what `make demo` and `make report` call)."""
+    return write_reports([run_path], options or ReportOptions())

@@ -1,0 +1,196 @@
+"""Cold starts: which requests were cold (and how we know), their rate, penalty, concurrency and keep-alive.
+
+Sources, best first, named in every summary (`source`):
+1. "function flag": the function reported `cold_start` itself (response body or result object);
+2. "REPORT lines": Lambda's REPORT log line carries `Init Duration` only on a cold start; lines from the
+   run's platform log (or a CloudWatch export) are joined to records by the function request id;
+3. "inferred: first request per instance": no flag, but instance ids: an instance's first request is cold;
+4. "inferred from latency": neither: a request slower than INFER_FACTOR x the group median is counted cold
+   (a heuristic; it also counts any other slow request).
+
+Concurrency at send time = requests of the same group in flight at that instant (sent before it and not yet
+complete), from the records' own send and completion times. The keep-alive curve is the chance that a
+request is cold as a function of the idle gap since the previous completion of that group (function).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from analysis.latency import latency_stats
+from labkit.reportlog import ReportLine
+
+INFER_FACTOR = 3.0
+GAP_EDGES_S: tuple[float, ...] = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, np.inf)
+CONCURRENCY_EDGES: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 9, 17, 33, 65, 10**9)
+NO_INFER_OPERATIONS = ("s3-put",)
+
+
+def report_frame(reports: Iterable[ReportLine]) -> pd.DataFrame:
+    """REPORT lines as a frame keyed by request id (the last line wins for a repeated id)."""
+    rows = [
+        {
+            "function_request_id": r.request_id,
+            "r_cold": r.cold_start,
+            "r_init_ms": r.init_duration_ms,
+            "r_duration_ms": r.duration_ms,
+            "r_billed_ms": float(r.billed_duration_ms),
+            "r_memory_mb": float(r.memory_size_mb),
+            "r_max_memory_used_mb": float(r.max_memory_used_mb),
+        }
+        for r in reports
+    ]
+    frame = pd.DataFrame(rows)
+    return frame.drop_duplicates("function_request_id", keep="last") if rows else frame
+
+
+def attach_report_lines(frame: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Fill cold_start, init/duration/billed ms and memory from REPORT lines where the records lack them."""
+    out = frame.copy()
+    out["cold_from_report"] = False
+    if reports.empty or "function_request_id" not in out.columns:
+        return out, {"report_lines": len(reports), "matched": 0}
+    joined = out[["function_request_id"]].merge(reports, on="function_request_id", how="left")
+    matched = joined["r_duration_ms"].notna().to_numpy() & (out["function_request_id"] != "").to_numpy()
+    fill_cold = matched & ~out["cold_known"].to_numpy()
+    out.loc[fill_cold, "cold_start"] = joined.loc[fill_cold, "r_cold"].to_numpy()
+    out.loc[fill_cold, "cold_bool"] = joined.loc[fill_cold, "r_cold"].astype(bool).to_numpy()
+    out.loc[fill_cold, "cold_known"] = True
+    out.loc[fill_cold, "cold_from_report"] = True
+    pairs = (
+        ("init_ms", "r_init_ms"),
+        ("duration_ms", "r_duration_ms"),
+        ("billed_ms", "r_billed_ms"),
+        ("memory_mb", "r_memory_mb"),
+        ("max_memory_used_mb", "r_max_memory_used_mb"),
+    )
+    for column, source in pairs:
+        missing = matched & out[column].isna().to_numpy()
+        out.loc[missing, column] = joined.loc[missing, source].to_numpy()
+    return out, {"report_lines": len(reports), "matched": int(matched.sum())}
+
+
+def _infer(group: pd.DataFrame) -> tuple[np.ndarray, str]:
+    instances = group["instance_id"].to_numpy(dtype=object)
+    if (instances != "").all():
+        order = np.argsort(group["t_s"].to_numpy(dtype=float), kind="stable")
+        first = ~pd.Series(instances[order]).duplicated().to_numpy()
+        cold = np.empty(len(group), dtype=bool)
+        cold[order] = first
+        return cold, "inferred: first request per instance"
+    latency = group["service_latency_ms"].fillna(group["latency_ms"]).to_numpy(dtype=float)
+    threshold = INFER_FACTOR * np.nanmedian(latency) if np.isfinite(latency).any() else np.inf
+    return np.nan_to_num(latency, nan=0.0) > threshold, f"inferred from latency (> {INFER_FACTOR:g} x median)"
+
+
+def resolve_cold_starts(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The group with cold_bool/cold_known settled, and the name of the source used."""
+    if group["cold_known"].any():
+        from_report = group.get("cold_from_report", pd.Series(False, index=group.index))
+        flag = (group["cold_known"] & ~from_report).any()
+        return group, "function flag" if flag else "REPORT lines"
+    if group.empty or (group["operation"] == "s3-put").all():
+        return group, "none"
+    cold, source = _infer(group)
+    out = group.copy()
+    out["cold_bool"], out["cold_known"] = cold, True
+    return out, source
+
+
+def in_flight_at_send(group: pd.DataFrame) -> np.ndarray:
+    """Requests of the group in flight when each request was sent (itself not counted)."""
+    sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
+    done = group["completion_unix_s"].to_numpy(dtype=float)
+    done = np.where(np.isnan(done), np.inf, done)
+    sent_sorted, done_sorted = np.sort(sent), np.sort(done)
+    started_before = np.searchsorted(sent_sorted, sent, side="left")
+    completed_before = np.searchsorted(done_sorted, sent, side="right")
+    return np.maximum(started_before - completed_before, 0)
+
+
+def idle_gap_s(group: pd.DataFrame) -> np.ndarray:
+    """Seconds since the latest completion (of the group) before each send; NaN when none came before."""
+    sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
+    done = np.sort(group["completion_unix_s"].dropna().to_numpy(dtype=float))
+    index = np.searchsorted(done, sent, side="left") - 1
+    previous = np.where(index >= 0, done[np.maximum(index, 0)] if done.size else np.nan, np.nan)
+    return sent - previous
+
+
+def _rate_ci(cold: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
+    """Clopper-Pearson interval of a proportion."""
+    if n == 0:
+        return None, None
+    alpha = 1 - confidence
+    low = float(sps.beta.ppf(alpha / 2, cold, n - cold + 1)) if cold > 0 else 0.0
+    high = float(sps.beta.ppf(1 - alpha / 2, cold + 1, n - cold)) if cold < n else 1.0
+    return low, high
+
+
+def binned_rate(values: np.ndarray, cold: np.ndarray, edges: Iterable[float], label: str) -> list[dict[str, Any]]:
+    """Cold-start rate per bin of `values` (bins [edge_i, edge_i+1)), only bins holding requests."""
+    edges = np.asarray(list(edges), dtype=float)
+    keep = ~np.isnan(values)
+    index = np.searchsorted(edges, values[keep], side="right") - 1
+    counts = np.bincount(index, minlength=len(edges) - 1)
+    colds = np.bincount(index, weights=cold[keep].astype(float), minlength=len(edges) - 1)
+    rows = []
+    for i in np.flatnonzero(counts):
+        n, c = int(counts[i]), int(colds[i])
+        low, high = _rate_ci(c, n)
+        hi_edge = None if np.isinf(edges[i + 1]) else float(edges[i + 1])
+        rows.append(
+            {
+                f"{label}_from": float(edges[i]),
+                f"{label}_to": hi_edge,
+                "requests": n,
+                "cold": c,
+                "rate": c / n,
+                "rate_ci95": [low, high],
+            }
+        )
+    return rows
+
+
+def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Rate, penalty (cold vs warm latency), init ms, rate vs concurrency and keep-alive curve of a group,
+    and the group with its cold starts resolved (inferred ones filled in)."""
+    resolved, source = resolve_cold_starts(group)
+    known = resolved["cold_known"].to_numpy(dtype=bool)
+    if not known.any():
+        return {"source": source, "known": 0, "cold": 0, "rate": None}, resolved
+    cold = resolved["cold_bool"].to_numpy(dtype=bool) & known
+    ok = resolved["ok_bool"].to_numpy(dtype=bool)
+    latency = resolved["latency_ms"].to_numpy(dtype=float)
+    cold_lat, warm_lat = latency_stats(latency[ok & cold]), latency_stats(latency[ok & known & ~cold])
+    penalty = None
+    if cold_lat["count"] and warm_lat["count"]:
+        penalty = {"p50_ms": cold_lat["p50"] - warm_lat["p50"], "mean_ms": cold_lat["mean"] - warm_lat["mean"]}
+    n_known, n_cold = int(known.sum()), int(cold.sum())
+    low, high = _rate_ci(n_cold, n_known)
+    gaps = idle_gap_s(resolved)
+    summary = {
+        "source": source,
+        "known": n_known,
+        "cold": n_cold,
+        "rate": n_cold / n_known,
+        "rate_ci95": [low, high],
+        "cold_latency_ms": cold_lat,
+        "warm_latency_ms": warm_lat,
+        "penalty": penalty,
+        "init_ms": latency_stats(resolved.loc[cold, "init_ms"].to_numpy(dtype=float)),
+        "by_concurrency": binned_rate(
+            in_flight_at_send(resolved)[known].astype(float), cold[known], CONCURRENCY_EDGES, "in_flight"
+        ),
+        "keepalive": binned_rate(gaps[known], cold[known], GAP_EDGES_S, "gap_s"),
+        "no_previous_completion": {
+            "requests": int((known & np.isnan(gaps)).sum()),
+            "cold": int((cold & np.isnan(gaps)).sum()),
+        },
+    }
+    return summary, resolved

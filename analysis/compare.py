@@ -1,0 +1,130 @@
+"""Plain-words verdicts: per group, and function vs server on the same load (pure: summaries in, sentences out)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from analysis.cost import PUBLISHED_BREAKEVEN_CALLS_PER_DAY, target_kind
+
+
+def fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def fmt_usd(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 0.01 or value == 0:
+        return f"${value:,.2f}"
+    return f"${value:.{1 - math.floor(math.log10(value))}f}"  # two significant digits, no exponent
+
+
+def fmt_bound(check: dict[str, Any]) -> str:
+    key, limit = check["bound"], check["limit"]
+    if key.endswith("_rate"):
+        return f"{key.replace('_', ' ')} <= {limit:.2%}"
+    return f"{key[:-3].replace('_', '.')} <= {limit:g} ms"
+
+
+def fmt_observed(check: dict[str, Any]) -> str:
+    value = check.get("observed")
+    if value is None:
+        return "no data"
+    return f"{value:.2%}" if check["bound"].endswith("_rate") else fmt_ms(value)
+
+
+def name(group: dict[str, Any], with_run: bool) -> str:
+    text = f"{group['target']} {group['operation']}"
+    return f"{text} ({group['run_id']})" if with_run else text
+
+
+def group_sentence(group: dict[str, Any], with_run: bool) -> str:
+    sla = group.get("sla")
+    if not sla or not sla["checks"]:
+        return f"{name(group, with_run)}: no SLA bounds apply."
+    failed = [c for c in sla["checks"] if c["verdict"] == "breach"]
+    unsure = [c for c in sla["checks"] if c.get("confidence") == "inconclusive"]
+    if failed:
+        parts = ", ".join(f"{fmt_bound(c)} (observed {fmt_observed(c)})" for c in failed)
+        text = f"{name(group, with_run)}: BREACHES the SLA: {parts}."
+    elif sla["verdict"] == "pass":
+        text = f"{name(group, with_run)}: meets every SLA bound ({len(sla['checks'])} checked)."
+    else:
+        text = f"{name(group, with_run)}: no data to judge the SLA."
+    if unsure:
+        need = max((c.get("min_samples") or 0) for c in unsure)
+        text += (
+            f" Not conclusive at {sla_confidence(group):.0%} confidence for {len(unsure)} bound(s): "
+            f"{group['count']} requests; the most demanding of them needs at least {need} to conclude."
+        )
+    return text
+
+
+def sla_confidence(group: dict[str, Any]) -> float:
+    return 0.95 if not group.get("sla") else group["sla"].get("confidence", 0.95)
+
+
+def _pairs(groups: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    functions = [g for g in groups if target_kind(g["target"]) == "function" and g["operation"] == "predict"]
+    servers = [g for g in groups if target_kind(g["target"]) == "server" and g["operation"] == "predict"]
+    pairs = []
+    for fn in functions:
+        same = [s for s in servers if s["scenario"] == fn["scenario"]] or servers
+        if same:
+            pairs.append((fn, same[0]))
+    return pairs
+
+
+def _latency_sentence(fn: dict[str, Any], sv: dict[str, Any], with_run: bool) -> str:
+    a, b = fn["latency_ms"], sv["latency_ms"]
+    if not a.get("count") or not b.get("count"):
+        return "One side has no successful requests: no latency comparison."
+    faster = name(sv, with_run) if b["p50"] <= a["p50"] else name(fn, with_run)
+    text = (
+        f"Latency: median {fmt_ms(a['p50'])} on {name(fn, with_run)} vs {fmt_ms(b['p50'])} on "
+        f"{name(sv, with_run)} ({faster} is faster at the median); p99 {fmt_ms(a['p99'])} vs "
+        f"{fmt_ms(b['p99'])}."
+    )
+    cold = fn["cold_starts"]
+    if cold.get("cold") and cold.get("penalty"):
+        text += (
+            f" The function had {cold['cold']} cold start(s) in {cold['known']} requests "
+            f"({cold['rate']:.1%}), each about {fmt_ms(cold['penalty']['p50_ms'])} slower at the median "
+            f"(source: {cold['source']})."
+        )
+    return text
+
+
+def _cost_sentence(fn: dict[str, Any], sv: dict[str, Any]) -> str:
+    fc, sc = fn.get("cost") or {}, sv.get("cost") or {}
+    if not fc.get("usd_per_million_ok") or not sc.get("usd_per_million_ok"):
+        return "Cost: not modelled for one of the two (no pricing or no successful requests)."
+    cheaper = "the function" if fc["usd_per_million_ok"] < sc["usd_per_million_ok"] else "the server"
+    text = (
+        f"Cost (modelled, list prices): at this load {fmt_usd(fc['usd_per_million_ok'])} per million requests "
+        f"on the function vs {fmt_usd(sc['usd_per_million_ok'])} on {sc['instances']} x {sc['instance_type']} "
+        f"held for the run; {cheaper} is cheaper here."
+    )
+    rows = {r["instance_type"]: r for r in (fn.get("breakeven") or {}).get("rows", [])}
+    row = rows.get(sc["instance_type"])
+    if row:
+        text += (
+            f" Break-even vs one {row['instance_type']}: {row['breakeven_requests_per_day']:,.0f} requests/day "
+            f"(the function is cheaper below that, if one instance keeps up); a published study found about "
+            f"{PUBLISHED_BREAKEVEN_CALLS_PER_DAY:,} calls/day for a small model."
+        )
+    return text
+
+
+def verdicts(groups: list[dict[str, Any]], with_run: bool = False) -> list[str]:
+    """The report's opening paragraph: one sentence per group, then function vs server per scenario."""
+    out = [group_sentence(g, with_run) for g in groups]
+    for fn, sv in _pairs(groups):
+        out.append(f"Function vs server ({fn['scenario']}): " + _latency_sentence(fn, sv, with_run))
+        out.append(_cost_sentence(fn, sv))
+    return out
