@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from labkit.records import RequestRecord
 
@@ -24,6 +24,13 @@ def object_key(run_id: str, index: int, image_name: str) -> str:
     return f"uploads/{run_id}/{index:08d}-{image_name}"
 
 
+def client_error_kind(status_code: int | None) -> str:
+    """The record's error_kind for an HTTP error answer (503 SlowDown and 429 are throttling)."""
+    if status_code in (429, 503):
+        return "throttled"
+    return "http_4xx" if (status_code or 0) < 500 else "http_5xx"
+
+
 def upload(s3: Any, bucket: str, job: UploadJob, *, run_id: str, scenario: str, target: str) -> RequestRecord:
     """PUT one object and describe it as a record with operation `s3-put`."""
     actual_unix_s = time.time()
@@ -35,8 +42,9 @@ def upload(s3: Any, bucket: str, job: UploadJob, *, run_id: str, scenario: str, 
     except ClientError as exc:
         meta = exc.response.get("ResponseMetadata", {})
         status_code = meta.get("HTTPStatusCode")
-        error_kind = "throttled" if status_code == 503 else "http_4xx" if (status_code or 0) < 500 else "http_5xx"
-        error_message = str(exc)
+        error_kind, error_message = client_error_kind(status_code), str(exc)
+    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+        error_kind, error_message = "timeout", str(exc)
     except BotoCoreError as exc:
         error_kind, error_message = "connection", str(exc)
     return RequestRecord.timed(
