@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -124,12 +126,14 @@ class ManagedProcess:
             raise TargetError(f"{self.name} was already started (pid {self._popen.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env} if self.env is not None else None
+        if shutil.which(self.argv[0], path=(env or os.environ).get("PATH")) is None:
+            raise TargetError(f"could not start {self.name}: {self.argv[0]!r} is not an executable on PATH")
         with self.log_path.open("ab") as log_file:
             log_file.write(f"--- {self.name}: {' '.join(self.argv)}\n".encode())
             log_file.flush()
             try:
                 self._popen = subprocess.Popen(
-                    self.argv,
+                    _with_parent_death_signal(self.argv),
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
@@ -205,3 +209,14 @@ class ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    """`argv` wrapped so the process gets SIGTERM when this one dies (see localcloud.pdeathsig).
+
+    Linux sends that signal when the *thread* that forked the child exits, so the wrapper is used only
+    from the main thread; from another thread the child relies on the exit hooks alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or not sys.platform.startswith("linux"):
+        return list(argv)
+    return [sys.executable, "-m", "localcloud.pdeathsig", "--parent-pid", str(os.getpid()), "--", *argv]
