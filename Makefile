@@ -8,7 +8,7 @@ TARGET ?= local
 RUN ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-all lint cloud load replay report bench clean
+.PHONY: help venv demo test test-all lint cloud load replay report deploy destroy bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ replay: $(STAMP)  ## replay a compressed FIFA'98 window as S3 uploads against th
 
 report: $(STAMP)  ## write the report of RUN (default: the latest run under runs/)
 	$(PY) -m analysis $(if $(RUN),$(RUN),--latest)
+
+deploy: $(STAMP)  ## deploy to AWS (billable): IMAGE_URI=<pushed image> [DEPLOY_ARGS="--ec2 --memory-mb 2048"]
+	@test -n "$(IMAGE_URI)" || { echo "set IMAGE_URI to a pushed image (README: Running against AWS)"; exit 2; }
+	$(PY) -m awslab deploy --image-uri $(IMAGE_URI) --yes $(DEPLOY_ARGS)
+
+destroy: $(STAMP)  ## delete the AWS stack (empties its buckets first)
+	$(PY) -m awslab destroy --yes $(DESTROY_ARGS)
 
 bench: $(STAMP)  ## benchmarks: print figures and ratios against baselines measured in the same run
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -7,6 +7,7 @@ target URLs (`url_env`), so the same files serve the local cloud and AWS.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import types
 import typing
@@ -21,6 +22,9 @@ from localcloud.faas.spec import FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_ROOT / "config"
+AWS_ENDPOINTS_ENV = "LOADLAB_AWS_ENDPOINTS"  # where `python -m awslab deploy` wrote the stack's endpoints
+DEFAULT_AWS_ENDPOINTS = REPO_ROOT / ".cache" / "aws-endpoints.json"
+DEPLOYED_KINDS = ("lambda", "ec2")
 TARGET_KINDS = ("local-faas", "local-server", "lambda", "ec2")
 MODEL_NAMES = ("resnet50", "mobilenetv2", "inceptionv3", "smallcnn")
 MODEL_SOURCES = ("builtin", "path", "s3", "dir")
@@ -215,8 +219,41 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
+def aws_endpoints_path() -> Path:
+    return Path(os.environ.get(AWS_ENDPOINTS_ENV) or DEFAULT_AWS_ENDPOINTS)
+
+
+def _deployed_targets(path: Path) -> dict[str, dict[str, Any]]:
+    """The `targets` section of a deploy's endpoints file ({} when there is no file)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg}); re-run `make deploy` or delete it") from None
+    targets = data.get("targets") if isinstance(data, dict) else None
+    return targets if isinstance(targets, dict) else {}
+
+
+def fill_deployed(targets: dict[str, TargetConfig], deployed: dict[str, dict[str, Any]]) -> dict[str, TargetConfig]:
+    """The lambda / ec2 targets with empty fields filled from a deploy's endpoints (by kind).
+
+    A URL set in targets.yaml wins over the deployed one, and `url_env` wins over both.
+    """
+    out = dict(targets)
+    for name, target in targets.items():
+        values = deployed.get(target.kind) if target.kind in DEPLOYED_KINDS else None
+        if not isinstance(values, dict):
+            continue
+        known = {f.name for f in dataclasses.fields(TargetConfig)} - {"name", "kind"}
+        updates = {k: v for k, v in values.items() if k in known and v and not (k == "url" and target.url)}
+        out[name] = dataclasses.replace(target, **updates)
+    return out
+
+
 def load_config(config_dir: Path | None = None) -> LabConfig:
-    """Load and validate `localcloud.yaml` and `targets.yaml` from `config_dir` (env LOADLAB_CONFIG_DIR)."""
+    """Load and validate `localcloud.yaml` and `targets.yaml` from `config_dir` (env LOADLAB_CONFIG_DIR),
+    with the lambda / ec2 targets completed from the last `make deploy` (`.cache/aws-endpoints.json`)."""
     directory = config_dir or Path(os.environ.get("LOADLAB_CONFIG_DIR", DEFAULT_CONFIG_DIR))
     cloud_path = directory / "localcloud.yaml"
     cloud = build(LocalCloudConfig, _read_yaml(cloud_path), str(cloud_path))
@@ -231,4 +268,5 @@ def load_config(config_dir: Path | None = None) -> LabConfig:
         target = build(TargetConfig, {"name": name, **(body or {})}, where)
         target.validate(where)
         targets[name] = target
+    targets = fill_deployed(targets, _deployed_targets(aws_endpoints_path()))
     return LabConfig(localcloud=cloud, targets=targets, source_dir=directory)

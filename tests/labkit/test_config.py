@@ -34,7 +34,11 @@ def test_unknown_target_lists_known_ones():
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("memory_mb: 1769        # emulated", "memory_mb: 64 #", r"functions\[0\]: function 'inference-api': memory_mb=64 must be in 128\.\.10240"),
+        (
+            "memory_mb: 1769        # emulated",
+            "memory_mb: 64 #",
+            r"functions\[0\]: function 'inference-api': memory_mb=64 must be in 128\.\.10240",
+        ),
         ("workers: 2", "workers: two", r"server\.workers: expected int, got 'two'"),
         ("name: mobilenetv2 ", "name: vgg ", r"model\.name: 'vgg' is not one of"),
         ("concurrency_limit: 4", "concurrency_limit: 4\n    colour: red", r"functions\[1\]: unknown keys \['colour'\]"),
@@ -59,3 +63,27 @@ def test_invalid_yaml_names_line(config_dir: Path):
 def test_missing_file_is_named(tmp_path: Path):
     with pytest.raises(ConfigError, match="localcloud.yaml: config file not found"):
         load_config(tmp_path)
+
+
+def _endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    path = tmp_path / "aws-endpoints.json"
+    path.write_text(body)
+    monkeypatch.setenv("LOADLAB_AWS_ENDPOINTS", str(path))
+    monkeypatch.delenv("LOADLAB_LAMBDA_URL", raising=False)
+
+
+def test_deployed_endpoints_fill_the_aws_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    _endpoints(tmp_path, monkeypatch, '{"targets": {"lambda": {"url": "https://x.execute-api.eu-west-1.amazonaws.com",'
+               ' "region": "eu-west-1", "function_name": "stack-inference"}, "ec2": {"url": ""}}}')  # fmt: skip
+    lam = load_config().target("lambda")
+    assert lam.resolved_url() == "https://x.execute-api.eu-west-1.amazonaws.com"
+    assert (lam.region, lam.function_name) == ("eu-west-1", "stack-inference")
+    assert load_config().target("ec2").resolved_url() == ""  # empty values fill nothing
+    monkeypatch.setenv("LOADLAB_LAMBDA_URL", "http://127.0.0.1:9/")
+    assert load_config().target("lambda").resolved_url() == "http://127.0.0.1:9/"  # url_env wins
+
+
+def test_broken_endpoints_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    _endpoints(tmp_path, monkeypatch, '{"targets": ')
+    with pytest.raises(ConfigError, match=r"aws-endpoints\.json:1: invalid JSON"):
+        load_config()
