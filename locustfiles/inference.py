@@ -1,147 +1,249 @@
 """Open-model inference load: requests are issued on a schedule of intended send times, not after replies.
 
-Run (headless):
-    locust -f locustfiles/inference.py --headless -u 1 -r 1 --host http://127.0.0.1:PORT \
-        --lab-shape constant --lab-rate-rps 5 --lab-duration-s 20 --lab-run-dir runs/<id> --lab-target local-faas
+Run it through `python -m locustfiles` (headless, one run dir, report) or `locust` in the repo root (web UI,
+locust.conf). Directly:
+    locust -f locustfile.py --headless --host http://127.0.0.1:PORT --lab-shape ramp --lab-rate-rps 100 \
+        --lab-duration-s 60 --lab-run-dir runs/<id> --lab-target local-faas [--processes 2]
 
-One Locust user per process acts as the dispatcher: it sleeps until each intended send time and starts a
-greenlet for the request (at most --lab-max-inflight at once; past that, sends are late and the lateness
-is recorded). Every request becomes a record (labkit.records) whose latency counts from the intended time.
+`OpenModelShape` runs exactly one dispatcher user per Locust process and ends the test when they have all
+finished. Each dispatcher takes its share of the arrival schedule (arrival i goes to process i mod N), sends
+each request at its intended time in a greenlet of its own (up to the in-flight cap; policy in
+locustfiles.pacing: too late -> recorded "dropped") and records every request (labkit.records), latency
+counted from the intended send time.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
-import os
-import socket
+import logging
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import gevent
+import numpy as np
+from gevent import GreenletExit
 from gevent.pool import Pool
-from locust import FastHttpUser, events, task
+from locust import FastHttpUser, LoadTestShape, events, task
 from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
 
-from labkit.images import PayloadImage, image_set
-from labkit.records import RecordWriter
+from analysis.report import write_report
+from labkit.errors import LabError
+from labkit.images import image_set
 from labkit.rundir import RunDir
-from locustfiles.recording import Exchange, exchange_to_record
-from locustfiles.shapes import make_shape
+from locustfiles import labcloud
+from locustfiles.options import add_lab_arguments, check_plan, plan_from_options
+from locustfiles.pacing import run_schedule
+from locustfiles.process import ProcessState, plan_snapshot, worker_side_run
+from locustfiles.recording import Exchange, unanswered_record
+from locustfiles.settings import load_settings
+from locustfiles.shapes import partition
 
-DEFAULT_RUNS_ROOT = "runs"
+log = logging.getLogger("loadlab")
+DISTRIBUTED_LEAD_S = 2.0  # the master sets the common schedule start this far ahead, for spawn messages
+STOP_GRACE_S = 15.0  # past schedule + network timeout, the shape ends the test whatever happens
+STATE = ProcessState()
+_payloads: list[bytes] = []
 
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("load lab (open model)")
-    group.add_argument("--lab-shape", default="constant", help="rate shape: constant | ramp (0 -> rate)")
-    group.add_argument("--lab-rate-rps", type=float, default=5.0, help="rate (constant) or peak (ramp), req/s")
-    group.add_argument("--lab-duration-s", type=float, default=20.0, help="length of the schedule, seconds")
-    group.add_argument("--lab-max-inflight", type=int, default=64, help="cap on requests in flight")
-    group.add_argument("--lab-run-dir", default="", help="run dir to write records into (default: new one)")
-    group.add_argument("--lab-target", default="custom", help="target name recorded in each record")
-    group.add_argument("--lab-scenario", default="load", help="scenario name recorded in each record")
-    group.add_argument("--lab-images", default="", help="folder of JPEG/PNG files (default: generated)")
-    group.add_argument("--lab-predict-path", default="/predict", help="path of the predict endpoint")
+    add_lab_arguments(parser, load_settings())
 
 
-class _Recorder:
-    """The per-process record writer, opened at test start and closed at stop (flushes every row)."""
-
-    writer: RecordWriter | None = None
-    run_id: str = ""
-
-    def write(self, exchange: Exchange, opts: Any) -> None:
-        """Record one exchange. A response that cannot be turned into a record is itself recorded."""
-        if self.writer is None:
-            return
-        identity = {"run_id": self.run_id, "source": "locust", "scenario": opts.lab_scenario,
-                    "target": opts.lab_target, "worker": f"{socket.gethostname()}-{os.getpid()}"}  # fmt: skip
+@events.init.add_listener
+def _on_init(environment: Any, **_kwargs: Any) -> None:
+    if labcloud.wanted(environment):
         try:
-            record = exchange_to_record(exchange, **identity)
-        except (TypeError, ValueError) as exc:
-            bare = exchange_to_record(dataclasses.replace(exchange, body=b"", headers={}), **identity)
-            message = f"unreadable response: {exc}"
-            record = dataclasses.replace(bare, ok=False, error_kind="bad_response", error_message=message)
-        self.writer.write(record)
+            labcloud.start(environment)
+        except LabError as exc:
+            raise SystemExit(f"error: the local cloud did not start: {exc}") from None
 
 
-_recorder = _Recorder()
+def _active_worker_ids(runner: MasterRunner) -> list[str]:
+    return sorted(node.id for node in runner.clients.ready + runner.clients.running + runner.clients.spawning)
+
+
+def _decide(environment: Any) -> None:
+    """Master or single process: the URL, the split among processes, the common start (sent to workers)."""
+    opts, runner = environment.parsed_options, environment.runner
+    opts.lab_url = labcloud.url_for(opts.lab_target) or environment.host or ""
+    if isinstance(runner, MasterRunner):
+        ids = _active_worker_ids(runner)
+        opts.lab_slots = {worker_id: slot for slot, worker_id in enumerate(ids)}
+        opts.lab_process_count = len(ids)
+        opts.lab_start_unix_s = time.time() + DISTRIBUTED_LEAD_S
+    else:
+        opts.lab_slots, opts.lab_process_count, opts.lab_start_unix_s = {}, 1, 0.0
+
+
+def _prepare(environment: Any) -> None:
+    """Build and check the plan; open the run dir and, in a process with users, the record writer."""
+    opts, runner = environment.parsed_options, environment.runner
+    STATE.plan = plan = plan_from_options(opts)
+    STATE.url = opts.lab_url
+    STATE.shape = check_plan(plan, STATE.url)
+    STATE.process_count = int(opts.lab_process_count)
+    STATE.start_unix_s = float(opts.lab_start_unix_s)
+    if isinstance(runner, WorkerRunner):
+        slot = opts.lab_slots.get(runner.client_id)
+        if slot is None:
+            raise LabError(f"worker {runner.client_id} joined after the test started; it sends nothing")
+        STATE.slot = int(slot)
+    if opts.lab_run_dir:
+        STATE.run = worker_side_run(Path(opts.lab_run_dir))
+    else:
+        config = plan_snapshot(plan, STATE.shape, STATE.url, STATE.process_count)
+        STATE.run = RunDir.create(Path(opts.lab_runs_root), plan.scenario, config=config)
+        STATE.owns_run = True
+        opts.lab_run_dir = str(STATE.run.path.resolve())
+        log.warning("run dir %s", STATE.run.path)
+    if not isinstance(runner, MasterRunner):
+        _payloads[:] = [_encode(img.data) for img in image_set(plan.images or None)]
+        STATE.open_writer(STATE.run, plan.target, plan.scenario)
 
 
 @events.test_start.add_listener
-def _open_records(environment: Any, **_kwargs: Any) -> None:
-    opts = environment.parsed_options
-    run = RunDir.open(Path(opts.lab_run_dir)) if opts.lab_run_dir else None
-    if run is None:
-        run = RunDir.create(Path(DEFAULT_RUNS_ROOT), opts.lab_scenario)
-        opts.lab_run_dir = str(run.path)
-    producer = f"locust-{socket.gethostname()}-{os.getpid()}"
-    _recorder.writer = run.writer(producer)
-    _recorder.run_id = run.run_id
+def _on_test_start(environment: Any, **_kwargs: Any) -> None:
+    STATE.reset()
+    try:
+        if not isinstance(environment.runner, WorkerRunner):
+            _decide(environment)
+        _prepare(environment)
+    except LabError as exc:
+        STATE.refused = str(exc)
+        log.error("load refused: %s", exc)
 
 
 @events.test_stop.add_listener
+def _on_test_stop(environment: Any = None, **_kwargs: Any) -> None:
+    STATE.close_writer()
+    if STATE.owns_run and STATE.run is not None:
+        run, STATE.owns_run = STATE.run, False
+        if environment is not None and environment.parsed_options is not None:
+            environment.parsed_options.lab_run_dir = ""  # the next test from the web UI makes its own run dir
+        run.finish("complete" if STATE.completed else "interrupted")
+        try:
+            files = write_report(run.path)
+            log.warning("report: %s", files.markdown)
+        except LabError as exc:
+            log.error("no report for %s: %s", run.path, exc)
+
+
 @events.quitting.add_listener
-def _close_records(**_kwargs: Any) -> None:
-    if _recorder.writer is not None:
-        _recorder.writer.close()
+def _on_quitting(environment: Any = None, **_kwargs: Any) -> None:
+    _on_test_stop(environment)
+    labcloud.stop()
 
 
-def _encode_payloads(images: list[PayloadImage]) -> list[bytes]:
-    return [json.dumps({"image": base64.b64encode(img.data).decode("ascii")}).encode() for img in images]
+def _encode(image: bytes) -> bytes:
+    return json.dumps({"image": base64.b64encode(image).decode("ascii")}).encode()
+
+
+class DroppedSend(Exception):
+    """A scheduled request that was not sent (shown in Locust's failure stats; recorded as "dropped")."""
 
 
 class InferenceUser(FastHttpUser):
-    """The dispatcher: one per Locust process; requests run in their own greenlets."""
+    """The dispatcher: one per Locust process; each request runs in a greenlet of its own."""
 
     concurrency = 64
     network_timeout = 60.0
     connection_timeout = 10.0
 
+    def __init__(self, environment: Any) -> None:
+        if STATE.url:
+            self.host = STATE.url
+        if STATE.plan is not None:
+            self.concurrency = STATE.plan.per_process_cap(STATE.process_count)  # connection pool = cap
+            self.network_timeout = STATE.plan.network_timeout_s
+        super().__init__(environment)
+
     @task
     def drive(self) -> None:
-        opts = self.environment.parsed_options
-        shape = make_shape(opts.lab_shape, opts.lab_rate_rps, opts.lab_duration_s)
-        payloads = _encode_payloads(image_set(opts.lab_images or None))
-        pool = Pool(size=max(1, opts.lab_max_inflight))
-        start_mono, start_unix = time.monotonic(), time.time()
-        for index, offset_s in enumerate(shape.arrival_offsets_s()):
-            gevent.sleep(max(0.0, start_mono + offset_s - time.monotonic()))
-            pool.wait_available()
-            payload = payloads[index % len(payloads)]
-            pool.spawn(self._send, start_unix + float(offset_s), payload)
-        pool.join(timeout=self.network_timeout + 5)
-        if opts.headless and self.environment.runner is not None:
-            gevent.spawn_later(0.1, self.environment.runner.quit)
+        if STATE.dispatched or STATE.refused or STATE.plan is None or STATE.shape is None:
+            raise StopUser()
+        STATE.dispatched = True
+        plan, offsets_s = STATE.plan, STATE.shape.arrival_offsets_s()
+        mine_s = partition(offsets_s, STATE.slot, STATE.process_count)
+        indexes = partition(np.arange(offsets_s.size), STATE.slot, STATE.process_count)
+        pool = Pool(size=plan.per_process_cap(STATE.process_count))
+        start_unix_s = STATE.start_unix_s or time.time()
+        try:
+            stats = run_schedule(mine_s, indexes, start_unix_s, pool, self._send, self._drop, plan.max_lag_s)
+            pool.join(timeout=plan.network_timeout_s + 5)
+        finally:
+            pool.kill(block=True, timeout=5)
+        log.info("dispatcher p%d/%d: %d sent, %d dropped (cap %d, late %d), max send lag %.3f s", STATE.slot,
+                 STATE.process_count, stats.sent, stats.dropped, stats.dropped_cap, stats.dropped_late,
+                 stats.max_send_lag_s)  # fmt: skip
         raise StopUser()
 
-    def _send(self, intended_unix_s: float, payload: bytes) -> None:
-        opts = self.environment.parsed_options
-        request_id = uuid.uuid4().hex
-        actual_unix_s = time.time()
+    def _drop(self, index: int, intended_unix_s: float, reason: str) -> None:
+        request_id = f"{index:07d}-{uuid.uuid4().hex[:12]}"
+        STATE.write(unanswered_record(request_id, intended_unix_s, None, "dropped", reason, **STATE.identity))
+        self.environment.events.request.fire(request_type="POST", name="predict (dropped)", response_time=0.0,
+                                             response_length=0, exception=DroppedSend(reason), context={})  # fmt: skip
+
+    def _send(self, index: int, intended_unix_s: float) -> None:
+        assert STATE.plan is not None
+        request_id = f"{index:07d}-{uuid.uuid4().hex[:12]}"
+        payload = _payloads[index % len(_payloads)]
         headers = {"Content-Type": "application/json", "x-loadlab-client-request-id": request_id}
-        with self.client.post(
-            opts.lab_predict_path, data=payload, headers=headers, name="predict", catch_response=True
-        ) as response:
-            completion_unix_s = time.time()
-            status = int(response.status_code or 0)
-            if not 200 <= status < 300:
-                response.failure(f"HTTP {status}")
-            exchange = Exchange(
-                request_id=request_id,
-                intended_send_unix_s=intended_unix_s,
-                actual_send_unix_s=actual_unix_s,
-                completion_unix_s=completion_unix_s,
-                status_code=status,
-                body=response.content or b"",
-                # items(), not dict(): geventhttpclient's Headers maps a name to (name, value) pairs
-                headers=dict(response.headers.items()) if response.headers else {},
-                request_bytes=len(payload),
-                transport_error=str(response.error) if status == 0 and response.error else "",
-            )
-        _recorder.write(exchange, opts)
+        actual_unix_s = time.time()
+        try:
+            with self.client.post(STATE.plan.predict_path, data=payload, headers=headers, name="predict",
+                                  catch_response=True) as response:  # fmt: skip
+                completion_unix_s = time.time()
+                status = int(response.status_code or 0)
+                if not 200 <= status < 300:
+                    response.failure(f"HTTP {status}")
+                exchange = Exchange(
+                    request_id=request_id,
+                    intended_send_unix_s=intended_unix_s,
+                    actual_send_unix_s=actual_unix_s,
+                    completion_unix_s=completion_unix_s,
+                    status_code=status,
+                    body=response.content or b"",
+                    # items(), not dict(): geventhttpclient's Headers maps a name to (name, value) pairs
+                    headers=dict(response.headers.items()) if response.headers else {},
+                    request_bytes=len(payload),
+                    transport_error=str(response.error) if status == 0 and response.error else "",
+                )
+        except GreenletExit:
+            message = "abandoned in flight: the load generator stopped before the answer came"
+            STATE.write(unanswered_record(request_id, intended_unix_s, actual_unix_s, "interrupted", message,
+                                          **STATE.identity))  # fmt: skip
+            raise
+        STATE.write_exchange(exchange)
+
+
+class OpenModelShape(LoadTestShape):
+    """One dispatcher user per process (the rate is in the schedule, not in the user count); the test ends
+    when every dispatcher has finished, or at the latest STOP_GRACE_S past schedule + network timeout."""
+
+    use_common_options = False
+    _seen_users = False
+
+    def tick(self) -> tuple[int, float] | None:
+        run_time_s = self.get_run_time()
+        runner = self.runner
+        if run_time_s < 1.0:
+            self._seen_users = False
+        if STATE.refused:
+            return None
+        if STATE.plan is not None and STATE.shape is not None:
+            bound_s = STATE.shape.duration_s + DISTRIBUTED_LEAD_S + STATE.plan.network_timeout_s + STOP_GRACE_S
+            if run_time_s > bound_s:
+                log.error("the test overran its bound of %.0f s; stopping it", bound_s)
+                return None
+        user_count = runner.user_count if runner is not None else 0
+        if user_count > 0:
+            self._seen_users = True
+        elif self._seen_users and run_time_s > 2.0:
+            STATE.completed = True
+            return None
+        processes = runner.worker_count if isinstance(runner, MasterRunner) else 1
+        return max(1, processes), float(max(1, processes))

@@ -98,3 +98,27 @@ def exchange_to_record(exchange: Exchange, **identity: str) -> RequestRecord:
         **identity,
     )
     return record.with_function_fields(parsed) if parsed and not kind else record
+
+
+def unanswered_record(
+    request_id: str,
+    intended_send_unix_s: float,
+    actual_send_unix_s: float | None,
+    kind: str,
+    message: str,
+    **identity: str,
+) -> RequestRecord:
+    """A record for a request that got no answer: never sent ("dropped", `actual_send_unix_s` None) or
+    abandoned in flight when the load generator stopped ("interrupted"). It has no latency."""
+    lag_ms = None if actual_send_unix_s is None else (actual_send_unix_s - intended_send_unix_s) * 1000.0
+    return RequestRecord(
+        request_id=request_id,
+        operation="predict",
+        intended_send_unix_s=intended_send_unix_s,
+        actual_send_unix_s=actual_send_unix_s,
+        send_lag_ms=lag_ms,
+        ok=False,
+        error_kind=kind,
+        error_message=message,
+        **identity,
+    )

@@ -1,0 +1,97 @@
+"""Per-process state of a load test: the plan, this process's share of the schedule and its record writer.
+
+One `ProcessState` lives in each Locust process (local runner, master or worker) and is reset at every
+test start. Records go to `runs/<id>/records/locust-<target>-p<slot>of<count>-<host>-<pid>.csv`, one file
+per process, each row flushed as written (nothing lost on a crash or Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.records import SCHEMA_VERSION, RecordWriter, RequestRecord
+from labkit.rundir import MANIFEST, RunDir
+from locustfiles.options import LabPlan
+from locustfiles.recording import Exchange, exchange_to_record
+from locustfiles.shapes import AnyShape
+
+
+@dataclass
+class ProcessState:
+    plan: LabPlan | None = None
+    shape: AnyShape | None = None
+    url: str = ""
+    refused: str = ""  # why the plan was refused (then nothing is sent)
+    run: RunDir | None = None
+    owns_run: bool = False  # made by the locustfile (web UI): it finishes the run and writes the report
+    writer: RecordWriter | None = None
+    identity: dict[str, str] = field(default_factory=dict)
+    slot: int = 0
+    process_count: int = 1
+    start_unix_s: float = 0.0  # common schedule start (distributed), 0: when the dispatcher starts
+    dispatched: bool = False  # one dispatcher per process per test: a second one exits at once
+    completed: bool = False  # the shape ended because every dispatcher finished
+
+    def open_writer(self, run: RunDir, target: str, scenario: str) -> None:
+        self.close_writer()
+        producer = f"locust-{target}-p{self.slot}of{self.process_count}-{socket.gethostname()}-{os.getpid()}"
+        self.writer = run.writer(producer)
+        self.identity = {"run_id": run.run_id, "source": "locust", "scenario": scenario, "target": target,
+                         "worker": producer}  # fmt: skip
+
+    def write(self, record: RequestRecord) -> None:
+        if self.writer is not None:
+            self.writer.write(record)
+
+    def write_exchange(self, exchange: Exchange) -> None:
+        """Record one exchange. A response that cannot be turned into a record is itself recorded."""
+        try:
+            record = exchange_to_record(exchange, **self.identity)
+        except (TypeError, ValueError) as exc:
+            bare = exchange_to_record(dataclasses.replace(exchange, body=b"", headers={}), **self.identity)
+            record = dataclasses.replace(bare, ok=False, error_kind="bad_response",
+                                         error_message=f"unreadable response: {exc}")  # fmt: skip
+        self.write(record)
+
+    def close_writer(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def reset(self) -> None:
+        """Back to a fresh state (at each test start), closing the writer of the previous test."""
+        self.close_writer()
+        fresh = ProcessState()
+        for item in dataclasses.fields(self):
+            setattr(self, item.name, getattr(fresh, item.name))
+
+
+def worker_side_run(path: Path) -> RunDir:
+    """The run dir at `path`, made here when missing (a worker on another machine than the master writes
+    its records into a run dir of the same name; copy its records/ next to the master's afterwards)."""
+    if (path / MANIFEST).is_file():
+        return RunDir.open(path)
+    (path / "records").mkdir(parents=True, exist_ok=True)
+    (path / "logs").mkdir(exist_ok=True)
+    manifest = {"run_id": path.name, "scenario": "load", "record_schema_version": SCHEMA_VERSION,
+                "status": "worker-part", "started_unix_s": time.time(), "ended_unix_s": None,
+                "note": f"records of workers on {socket.gethostname()}: merge into the master's run"}  # fmt: skip
+    tmp = path / f"{MANIFEST}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if not (path / MANIFEST).exists():
+        tmp.replace(path / MANIFEST)
+    tmp.unlink(missing_ok=True)
+    return RunDir(path)
+
+
+def plan_snapshot(plan: LabPlan, shape: AnyShape, url: str, process_count: int) -> dict[str, Any]:
+    """What the manifest says about a load test the locustfile itself started (web UI)."""
+    return {"load": {**dataclasses.asdict(plan), "shape": shape.metadata(), "url": url,
+                     "processes": process_count, "arrivals": int(shape.arrival_offsets_s().size)}}  # fmt: skip
