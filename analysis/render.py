@@ -145,6 +145,56 @@ def _windows(doc: Doc, groups: list[dict], with_run: bool, window: str) -> None:
         doc.p(f"{cut} more windows are in summary.json (groups[].windows).")
 
 
+def _concurrency_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
+    """Cold-start rate by requests in flight at send time, for groups that had cold starts."""
+    return [
+        [
+            _name(g, with_run),
+            f"{r['in_flight_from']:g}"
+            + (
+                f"-{r['in_flight_to'] - 1:g}"
+                if r["in_flight_to"] and r["in_flight_to"] - 1 > r["in_flight_from"]
+                else ""
+            ),
+            str(r["requests"]),
+            str(r["cold"]),
+            _pct(r["rate"]),
+        ]
+        for g in groups
+        if g["cold_starts"].get("cold")
+        for r in g["cold_starts"]["by_concurrency"]
+    ]
+
+
+def _keepalive_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
+    """The keep-alive curve (P(cold) per idle gap), plus requests with no previous completion."""
+    rows = [
+        [
+            _name(g, with_run),
+            f"{r['gap_s_from']:g} .. {r['gap_s_to']:g}" if r["gap_s_to"] is not None else f">= {r['gap_s_from']:g}",
+            str(r["requests"]),
+            str(r["cold"]),
+            _pct(r["rate"]),
+        ]
+        for g in groups
+        if g["cold_starts"].get("cold")
+        for r in g["cold_starts"]["keepalive"]
+    ]
+    for g in groups:
+        first = g["cold_starts"].get("no_previous_completion") or {}
+        if g["cold_starts"].get("cold") and first.get("requests"):
+            rows.append(
+                [
+                    _name(g, with_run),
+                    "no previous completion (start-up, scale-out)",
+                    str(first["requests"]),
+                    str(first["cold"]),
+                    _pct(first["cold"] / first["requests"]),
+                ]
+            )
+    return rows
+
+
 def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes]) -> None:
     doc.h(2, "Cold starts")
     doc.p(
@@ -174,48 +224,9 @@ def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes])
             ]
         )
     doc.table(header, rows)
-    rows = [
-        [
-            _name(g, with_run),
-            f"{r['in_flight_from']:g}"
-            + (
-                f"-{r['in_flight_to'] - 1:g}"
-                if r["in_flight_to"] and r["in_flight_to"] - 1 > r["in_flight_from"]
-                else ""
-            ),
-            str(r["requests"]),
-            str(r["cold"]),
-            _pct(r["rate"]),
-        ]
-        for g in groups
-        if g["cold_starts"].get("cold")
-        for r in g["cold_starts"]["by_concurrency"]
-    ]
+    rows = _concurrency_rows(groups, with_run)
     doc.table(["group (cold-start rate vs concurrency)", "in flight at send", "requests", "cold", "rate"], rows)
-    rows = [
-        [
-            _name(g, with_run),
-            f"{r['gap_s_from']:g} .. {r['gap_s_to']:g}" if r["gap_s_to"] is not None else f">= {r['gap_s_from']:g}",
-            str(r["requests"]),
-            str(r["cold"]),
-            _pct(r["rate"]),
-        ]
-        for g in groups
-        if g["cold_starts"].get("cold")
-        for r in g["cold_starts"]["keepalive"]
-    ]
-    for g in groups:
-        first = g["cold_starts"].get("no_previous_completion") or {}
-        if g["cold_starts"].get("cold") and first.get("requests"):
-            rows.append(
-                [
-                    _name(g, with_run),
-                    "no previous completion (start-up, scale-out)",
-                    str(first["requests"]),
-                    str(first["cold"]),
-                    _pct(first["cold"] / first["requests"]),
-                ]
-            )
+    rows = _keepalive_rows(groups, with_run)
     doc.table(["group (keep-alive curve)", "idle gap s", "requests", "cold", "P(cold)"], rows)
     doc.img(plots.get("cold_starts"), "plots/cold_starts.png", "Cold starts per window")
     doc.img(
@@ -270,14 +281,8 @@ def _sla(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, byt
     doc.img(plots.get("sla_windows"), "plots/sla_windows.png", "SLA per window: bounded percentile vs its bound")
 
 
-def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
-    cost = summary.get("cost") or {}
-    doc.h(2, "Cost (modelled)")
-    prices = cost.get("pricing")
-    if not prices:
-        doc.p("No pricing file: cost not modelled.")
-        return
-    doc.p(
+def _prices_text(prices: dict[str, Any]) -> str:
+    return (
         f"Every figure in this section is MODELLED from list prices ({prices['region']}, {prices['as_of']}; "
         f"checked: {prices['checked'] or 'not yet'}; file `{prices['file']}`), not billed. Prices used: Lambda "
         f"${prices['lambda_usd_per_gb_s_tier1']:.10f}/GB-s ({prices['architecture']}, first tier) + "
@@ -287,8 +292,11 @@ def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, by
         f"${prices['server_usd_per_hour']}/hour, per-second billing, 60 s minimum; free tier "
         f"{'included' if prices['include_free_tier'] else 'not included'}."
     )
+
+
+def _cost_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
     rows = []
-    for g in summary["groups"]:
+    for g in groups:
         c = g.get("cost") or {}
         basis = c.get("billed_basis") or (
             f"{c['instances']} x {c['instance_type']} for {c['billed_s']:.0f} s billed"
@@ -305,26 +313,10 @@ def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, by
                 basis,
             ]
         )
-    doc.table(["group", "priced as", "run cost", "per million ok", "GB-s", "basis"], rows)
-    rows = [
-        [
-            _name(g, with_run),
-            r["instance_type"],
-            f"${r['usd_per_hour']}",
-            f"{r['breakeven_requests_per_day']:,.0f}",
-            f"{r['breakeven_requests_per_day'] / 1800:,.1f}x",
-        ]
-        for g in summary["groups"]
-        for r in (g.get("breakeven") or {}).get("rows", [])
-    ]
-    if rows:
-        doc.p(
-            "Break-even: requests per day at which a month of the function costs as much as a month of one "
-            "instance (function cheaper below). A published study found about 1,800 calls/day for a small "
-            "model; the last column is ours relative to that (different model, memory and prices)."
-        )
-    doc.table(["function", "vs instance", "instance $/h", "break-even requests/day", "vs 1,800/day"], rows)
-    sweep = cost.get("memory_sweep") or {}
+    return rows
+
+
+def _memory_sweep(doc: Doc, sweep: dict[str, Any]) -> None:
     rows = [
         [
             str(r["memory_mb"]),
@@ -345,6 +337,37 @@ def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, by
             "several memory settings (and pass all runs) to see the trade-off."
         )
     doc.table(["memory MB", "group", "billed ms mean", "p50 ms", "p95 ms", "USD / million", "score", ""], rows)
+
+
+def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
+    cost = summary.get("cost") or {}
+    doc.h(2, "Cost (modelled)")
+    prices = cost.get("pricing")
+    if not prices:
+        doc.p("No pricing file: cost not modelled.")
+        return
+    doc.p(_prices_text(prices))
+    rows = _cost_rows(summary["groups"], with_run)
+    doc.table(["group", "priced as", "run cost", "per million ok", "GB-s", "basis"], rows)
+    rows = [
+        [
+            _name(g, with_run),
+            r["instance_type"],
+            f"${r['usd_per_hour']}",
+            f"{r['breakeven_requests_per_day']:,.0f}",
+            f"{r['breakeven_requests_per_day'] / 1800:,.1f}x",
+        ]
+        for g in summary["groups"]
+        for r in (g.get("breakeven") or {}).get("rows", [])
+    ]
+    if rows:
+        doc.p(
+            "Break-even: requests per day at which a month of the function costs as much as a month of one "
+            "instance (function cheaper below). A published study found about 1,800 calls/day for a small "
+            "model; the last column is ours relative to that (different model, memory and prices)."
+        )
+    doc.table(["function", "vs instance", "instance $/h", "break-even requests/day", "vs 1,800/day"], rows)
+    _memory_sweep(doc, cost.get("memory_sweep") or {})
     doc.img(plots.get("cost_vs_memory"), "plots/cost_vs_memory.png", "Modelled cost and p95 per memory setting")
 
 
