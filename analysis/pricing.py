@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from labkit.config import DEFAULT_CONFIG_DIR
+from labkit.config import DEFAULT_CONFIG_DIR, read_yaml
 from labkit.errors import ConfigError
 
 DEFAULT_PRICING = DEFAULT_CONFIG_DIR / "pricing.yaml"
@@ -131,12 +129,7 @@ def parse_pricing(data: Any, where: str) -> Pricing:
 
 
 def load_pricing(path: Path = DEFAULT_PRICING) -> Pricing:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: pricing file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    data = read_yaml(path, "pricing file")
     return parse_pricing(data, str(path))
 
 

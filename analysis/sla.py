@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats as sps
 
+from labkit.config import read_yaml
 from labkit.errors import ConfigError
 
 PERCENTILE_BOUNDS = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p99_9_ms": 99.9}
@@ -93,12 +93,7 @@ def parse_sla(data: Any, where: str) -> SlaSpec:
 
 
 def load_sla(path: Path) -> SlaSpec:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: SLA file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    data = read_yaml(path, "SLA file")
     return parse_sla(data, str(path))
 
 

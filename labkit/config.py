@@ -208,11 +208,12 @@ def build(cls: type[T], data: Any, where: str) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, what: str = "config file") -> Any:
+    """The parsed YAML document of `path` (None for an empty file); ConfigError naming the file (and line)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -256,10 +257,10 @@ def load_config(config_dir: Path | None = None) -> LabConfig:
     with the lambda / ec2 targets completed from the last `make deploy` (`.cache/aws-endpoints.json`)."""
     directory = config_dir or Path(os.environ.get("LOADLAB_CONFIG_DIR", DEFAULT_CONFIG_DIR))
     cloud_path = directory / "localcloud.yaml"
-    cloud = build(LocalCloudConfig, _read_yaml(cloud_path), str(cloud_path))
+    cloud = build(LocalCloudConfig, read_yaml(cloud_path) or {}, str(cloud_path))
     cloud.validate(str(cloud_path))
     targets_path = directory / "targets.yaml"
-    raw_targets = _read_yaml(targets_path).get("targets")
+    raw_targets = (read_yaml(targets_path) or {}).get("targets")
     if not isinstance(raw_targets, dict) or not raw_targets:
         raise ConfigError(f"{targets_path}: expected a non-empty mapping under 'targets'")
     targets: dict[str, TargetConfig] = {}

@@ -22,12 +22,12 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import psutil
 
 from labkit.errors import TargetError
 from labkit.net import wait_http_ok
+from localcloud.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _finalize(popen: subprocess.Popen[bytes], pgid: int, timeout_s: float, name:
             sys.stderr.write(f"localcloud: {name}: processes {survivors} survived SIGKILL\n")
 
 
-class ManagedProcess:
+class ManagedProcess(Service):
     """One command in its own process group with output in `log_path`; a context manager."""
 
     def __init__(
@@ -201,14 +201,6 @@ class ManagedProcess:
         if self._popen is None:
             self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _with_parent_death_signal(argv: Sequence[str]) -> list[str]:

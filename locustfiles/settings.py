@@ -6,9 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from labkit.config import DEFAULT_CONFIG_DIR, REPO_ROOT, build
+from labkit.config import DEFAULT_CONFIG_DIR, REPO_ROOT, build, read_yaml
 from labkit.errors import ConfigError
 from locustfiles.shapes import SHAPE_NAMES
 
@@ -55,21 +53,12 @@ class LoadSettings:
         return path if path.is_absolute() else REPO_ROOT / path
 
 
-def _read_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-
-
 def load_settings(config_dir: Path | None = None) -> LoadSettings:
     """`load.yaml` from `config_dir` (env LOADLAB_CONFIG_DIR, default config/); built-in defaults if absent."""
     directory = config_dir or Path(os.environ.get("LOADLAB_CONFIG_DIR", DEFAULT_CONFIG_DIR))
     path = directory / LOAD_FILE
     if not path.is_file():
         return LoadSettings()
-    settings = build(LoadSettings, _read_yaml(path), str(path))
+    settings = build(LoadSettings, read_yaml(path) or {}, str(path))
     settings.validate(str(path))
     return settings
