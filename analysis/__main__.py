@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="output dir for a multi-input report (default runs/comparison-*)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="skip (and count in the report) malformed record rows instead of stopping at the first",
+    )
     return parser  # fmt: skip
 
 
@@ -68,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         sla_path = None if args.no_sla else args.sla or (DEFAULT_SLA if DEFAULT_SLA.is_file() else None)
         options = ReportOptions(windows_s=_windows(args.windows), sla_path=sla_path, gate=bool(args.sla or args.gate),
                                 pricing_path=args.pricing, report_logs=tuple(args.report_log),
-                                locust_csv=tuple(args.locust_csv), plots=not args.no_plots)  # fmt: skip
+                                locust_csv=tuple(args.locust_csv), plots=not args.no_plots,
+                                skip_bad_rows=args.skip_bad_rows)  # fmt: skip
         out = args.out or (None if len(run_dirs) == 1 else args.runs / f"comparison-{time.strftime('%Y%m%d-%H%M%S')}")
         files = write_reports(run_dirs, options, out)
         print(f"report: {files.markdown}\n        {files.html}\n        {files.summary_json}")

@@ -6,59 +6,125 @@ else actual send, else completion, in Unix s) and `ok_bool` / `cold_known` helpe
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from labkit.errors import InputError
-from labkit.records import FIELD_NAMES, RequestRecord
+from labkit.records import (
+    BAD_ROWS_LISTED,
+    FIELD_KINDS,
+    FIELD_NAMES,
+    NULLABLE,
+    ReadCounts,
+    RequestRecord,
+    scan_records,
+)
 
 BOOL_COLUMNS = ("ok", "cold_start")
 TEXT_COLUMNS = tuple(name for name, kind in RequestRecord.__annotations__.items() if kind in ("str", "str | None"))
 NUMERIC_COLUMNS = tuple(n for n in FIELD_NAMES if n not in TEXT_COLUMNS and n not in BOOL_COLUMNS)
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+_FLAGS = {"true": True, "false": False, True: True, False: False}  # pandas gives strings when a cell is neither
+SKIP_HINT = "; to skip and count such rows, run `python -m analysis` with --skip-bad-rows"
+
+
+def _parse(body: bytes, header: list[str], path: Path) -> pd.DataFrame | None:
+    """`body` by pandas' C parser; None when a row has too many fields (the exact scan then says where)."""
+    kinds = {name: FIELD_KINDS[name] for name in header}
     try:
-        frame = pd.read_csv(
-            path,
-            dtype={name: "string" for name in TEXT_COLUMNS},
+        return pd.read_csv(
+            io.BytesIO(body),
+            dtype={name: "string" for name, kind in kinds.items() if kind == "str"},
             keep_default_na=False,
-            na_values={n: [""] for n in FIELD_NAMES if n not in TEXT_COLUMNS},
-            on_bad_lines="error",
+            na_values={name: [""] for name, kind in kinds.items() if kind != "str"},
         )
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=list(FIELD_NAMES))
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a records CSV ({exc})") from None
-    unknown = sorted(set(frame.columns) - set(FIELD_NAMES))
-    if unknown:
-        raise InputError(f"{path}:1: unknown columns {unknown}; expected record columns (README, Record schema)")
+    except pd.errors.ParserError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _value_problems(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Rows with a cell that is not of its field's type (as `labkit.records` decodes it), and why per column."""
+    bad, first = np.zeros(len(frame), dtype=bool), []
+    for name in frame.columns:
+        kind, column = FIELD_KINDS[name], frame[name]
+        if kind == "bool":
+            if pd.api.types.is_bool_dtype(column):
+                continue
+            known = column.map(_FLAGS, na_action="ignore").notna() | (column.isna() & (name in NULLABLE))
+            wrong, expected = ~known.to_numpy(dtype=bool), "true or false"
+        elif kind in ("float", "int"):
+            if pd.api.types.is_numeric_dtype(column) and (kind == "float" or column.dtype.kind in "iu"):
+                continue  # the parser read every cell as a number of the right kind
+            number = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            wrong = np.isnan(number) & column.notna().to_numpy(dtype=bool)
+            if kind == "int":
+                wrong |= ~np.isnan(number) & ((number != np.trunc(number)) | np.isinf(number))
+            expected = "an integer" if kind == "int" else "a number"
+        else:
+            continue
+        if wrong.any():
+            row = int(np.argmax(wrong))
+            first.append((row, f"field {name!r}: cannot read {column.iloc[row]!r} (expected {expected})"))
+            bad |= wrong
+    return bad, first
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in frame.columns:
+        kind, column = FIELD_KINDS[name], frame[name]
+        if kind in ("float", "int"):
+            frame[name] = pd.to_numeric(column).astype("float64")
+        elif kind == "bool":
+            frame[name] = (column if pd.api.types.is_bool_dtype(column) else column.map(_FLAGS)).astype("boolean")
     return frame
 
 
-def _to_bool(series: pd.Series) -> pd.Series:
-    mapped = series.map({"true": True, "false": False, True: True, False: False})
-    return mapped.astype("boolean")
+def read_one(path: Path, *, skip_bad_rows: bool = False, counts: ReadCounts | None = None) -> pd.DataFrame:
+    """One records file as a frame: text as `string`, numbers float64, flags `boolean`; vectorised.
+
+    labkit.records' reader finds the rows (torn tail, rows with the wrong number of fields: InputError
+    naming file and line, or skipped and counted); a cell not of its field's type likewise.
+    """
+    counts = counts if counts is not None else ReadCounts()
+    quick = ReadCounts()
+    text = scan_records(path, counts=quick, quick=True)
+    if not text.header:
+        return pd.DataFrame()
+    frame = _parse(text.body, text.header, path)
+    if frame is None or not text.fields_match(len(frame)):  # a row with too many or too few fields: locate it
+        text = scan_records(path, skip_bad_rows=skip_bad_rows, counts=counts, hint=SKIP_HINT)
+        frame = _parse(text.body, text.header, path)
+        if frame is None or len(frame) != len(text.row_starts):
+            raise InputError(f"{path}: rows cannot be told apart (a stray quote?); expected RecordWriter's CSV")
+    else:
+        counts.torn, counts.torn_at = counts.torn + quick.torn, counts.torn_at + quick.torn_at
+    bad, first = _value_problems(frame)
+    if first and not skip_bad_rows:
+        row, why = min(first)
+        raise InputError(f"{path}:{text.line(row)}: {why}{SKIP_HINT}")
+    rows = np.flatnonzero(bad)
+    for row in rows[:BAD_ROWS_LISTED]:
+        counts.skipped(f"{path}:{text.line(int(row))}: a cell not of its field's type")
+    counts.bad += max(rows.size - BAD_ROWS_LISTED, 0)
+    return _typed(frame.loc[~bad].reset_index(drop=True) if rows.size else frame)
 
 
-def _check_numeric(frame: pd.DataFrame, path: Path) -> None:
-    for name in NUMERIC_COLUMNS:
-        if name in frame.columns and not pd.api.types.is_numeric_dtype(frame[name]):
-            bad = np.flatnonzero((pd.to_numeric(frame[name], errors="coerce").isna() & frame[name].notna()).to_numpy())
-            if bad.size == 0:
-                continue
-            row = int(bad[0]) + 2
-            raise InputError(f"{path}:{row}: field {name!r}: not a number ({frame[name].iloc[row - 2]!r})")
+def load_frame(paths: list[Path], *, skip_bad_rows: bool = False, counts: ReadCounts | None = None) -> pd.DataFrame:
+    """All records of `paths` in one frame (see `read_one`); missing columns are added empty.
 
-
-def load_frame(paths: list[Path]) -> pd.DataFrame:
-    """All records of `paths` in one frame; missing columns are added empty."""
+    A torn last record of a file is skipped and counted in `counts`; a malformed row is an InputError
+    naming file and line, or with `skip_bad_rows` skipped and counted.
+    """
+    counts = counts if counts is not None else ReadCounts()
     frames = []
     for path in paths:
-        one = _read_one(path)
-        _check_numeric(one, path)
+        one = read_one(path, skip_bad_rows=skip_bad_rows, counts=counts)
         if not one.empty:
             frames.append(one)
     if not frames:
@@ -66,9 +132,7 @@ def load_frame(paths: list[Path]) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     for name in FIELD_NAMES:
         if name not in frame.columns:
-            frame[name] = pd.NA
-    for name in BOOL_COLUMNS:
-        frame[name] = _to_bool(frame[name].astype("object").where(frame[name].notna(), None))
+            frame[name] = pd.Series(pd.NA, index=frame.index, dtype="boolean" if name in BOOL_COLUMNS else "object")
     return frame[list(FIELD_NAMES)]
 
 

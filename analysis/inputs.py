@@ -124,18 +124,37 @@ LOCUST_CANNOT = [
 ]
 
 
+def _read_locust_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found (give --locust-csv the --csv PREFIX Locust was run with)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path}: not a Locust CSV ({exc})") from None
+
+
+def _check_numbers(stats: pd.DataFrame, path: Path) -> None:
+    if stats.empty:
+        raise InputError(f"{path}: no rows (expected one per request name and an 'Aggregated' row)")
+    for column in ("Request Count", "Failure Count", "Requests/s"):
+        values = pd.to_numeric(stats[column], errors="coerce")
+        bad = values.isna() | (values < 0)
+        if column != "Requests/s":
+            bad |= values % 1 != 0
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            expected = "a count" if column != "Requests/s" else "a number >= 0"
+            raise InputError(f"{path}:{row + 2}: {column!r}: expected {expected}, got {stats[column].iloc[row]!r}")
+
+
 def read_locust_csv(prefix: Path) -> dict[str, Any]:
     """Summarise `PREFIX_stats.csv` (and `PREFIX_stats_history.csv` when present)."""
     stats_path = Path(f"{prefix}_stats.csv")
-    try:
-        stats = pd.read_csv(stats_path)
-    except FileNotFoundError:
-        raise InputError(f"{stats_path}: not found (give the --csv PREFIX Locust was run with)") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{stats_path}: not a Locust stats CSV ({exc})") from None
+    stats = _read_locust_table(stats_path)
     needed = {"Name", "Request Count", "Failure Count", "Requests/s"}
     if not needed <= set(stats.columns):
         raise InputError(f"{stats_path}: missing Locust columns {sorted(needed - set(stats.columns))}")
+    _check_numbers(stats, stats_path)
     labels = [c for c in stats.columns if c.endswith("%")]
     rows = [
         [str(r["Name"]), str(int(r["Request Count"])), str(int(r["Failure Count"])), *(str(r[c]) for c in labels)]
@@ -144,7 +163,7 @@ def read_locust_csv(prefix: Path) -> dict[str, Any]:
     total = stats[stats["Name"] == "Aggregated"]
     total = total.iloc[0] if len(total) else stats.iloc[-1]
     history_path = Path(f"{prefix}_stats_history.csv")
-    history = pd.read_csv(history_path) if history_path.is_file() else None
+    history = _read_locust_table(history_path) if history_path.is_file() else None
     rps = float(total["Requests/s"])
     return {
         "prefix": str(prefix),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,73 +53,128 @@ class Pricing:
         return self.ec2_usd_per_hour[instance_type]
 
 
-def _get(data: dict, key: str, where: str, kind: type | tuple = (int, float)) -> Any:
-    if not isinstance(data, dict) or key not in data:
+KEYS: dict[str, tuple[str, ...]] = {
+    "": ("region", "currency", "as_of", "checked", "lambda", "api_gateway", "s3", "ec2", "model"),
+    "lambda": ("source", "request_usd_per_million", *ARCHITECTURES, "free_tier_requests_per_month",
+               "free_tier_gb_s_per_month", "billing_granularity_ms", "bill_init_phase"),
+    "api_gateway": ("source", "rest_api", "http_api", "http_api_metering_kb"),
+    "s3": ("source", "put_usd_per_thousand", "get_usd_per_thousand"),
+    "ec2": ("source", "billing", "usd_per_hour"),
+    "model": ("function_architecture", "function_front", "include_free_tier", "server_instance_type",
+              "server_instances", "breakeven_instance_types", "days_per_month"),
+}  # fmt: skip
+
+
+def _section(data: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
+    """`data` checked to be a mapping with only `keys` (None: empty)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    unknown = sorted(str(k) for k in data if k not in keys)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {list(keys)}")
+    return data
+
+
+def _get(data: dict, key: str, where: str, default: float | None = None, *, above: bool = False) -> float:
+    """A number >= 0 (> 0 with `above`); missing is an error unless a default is given."""
+    if key not in data and default is not None:
+        return default
+    if key not in data:
         raise ConfigError(f"{where}.{key}: missing")
     value = data[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kind, '__name__', 'a number')}, got {value!r}")
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (above and value == 0):
+        raise ConfigError(f"{where}.{key}: expected a number {'>' if above else '>='} 0, got {value!r}")
+    return float(value)
+
+
+def _flag(data: dict, key: str, where: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}.{key}: expected true or false, got {value!r}")
     return value
 
 
 def _tiers(items: Any, quantity_key: str, price_key: str, scale: float, where: str) -> tuple[Tier, ...]:
+    """Price tiers: each ends at a larger cumulative quantity than the one before; only the last has no end."""
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{where}: expected a non-empty list of tiers")
-    tiers = []
+    tiers: list[Tier] = []
     for i, item in enumerate(items):
-        up_to = item.get(quantity_key) if isinstance(item, dict) else None
-        if up_to is not None and (isinstance(up_to, bool) or not isinstance(up_to, int | float)):
-            raise ConfigError(f"{where}[{i}].{quantity_key}: expected a number or null, got {up_to!r}")
-        tiers.append(Tier(float(up_to) if up_to is not None else None, _get(item, price_key, f"{where}[{i}]") / scale))
+        at = f"{where}[{i}]"
+        _section(item if item is not None else [], (quantity_key, price_key), at)
+        up_to = _get(item, quantity_key, at, above=True) if item.get(quantity_key) is not None else None
+        if up_to is None and i < len(items) - 1:
+            raise ConfigError(f"{at}.{quantity_key}: only the last tier may be null (no upper end)")
+        previous = tiers[-1].up_to if tiers else None
+        if up_to is not None and previous is not None and up_to <= previous:
+            raise ConfigError(
+                f"{at}.{quantity_key}: expected more than the previous tier's {previous:g}, got {up_to:g}"
+            )
+        tiers.append(Tier(up_to, _get(item, price_key, at) / scale))
     if tiers[-1].up_to is not None:
         raise ConfigError(f"{where}: the last tier must have {quantity_key}: null (no upper end)")
     return tuple(tiers)
 
 
 def _model(data: dict, where: str) -> dict[str, Any]:
-    model = data.get("model") or {}
+    at = f"{where}: model"
+    model = _section(data.get("model"), KEYS["model"], at)
+    instances = model.get("server_instances", 1)
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ConfigError(f"{at}.server_instances: expected an integer >= 1, got {instances!r}")
+    types = model.get("breakeven_instance_types") or []
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise ConfigError(f"{at}.breakeven_instance_types: expected a list of instance types, got {types!r}")
     out = {
         "architecture": model.get("function_architecture", "x86_64"),
         "front": model.get("function_front", "http_api"),
-        "include_free_tier": bool(model.get("include_free_tier", False)),
+        "include_free_tier": _flag(model, "include_free_tier", at, False),
         "server_instance_type": str(model.get("server_instance_type", "c5.large")),
-        "server_instances": int(model.get("server_instances", 1)),
-        "breakeven_instance_types": tuple(model.get("breakeven_instance_types") or ()),
-        "days_per_month": float(model.get("days_per_month", 30)),
+        "server_instances": instances,
+        "breakeven_instance_types": tuple(types),
+        "days_per_month": _get(model, "days_per_month", at, 30.0, above=True),
     }
     if out["architecture"] not in ARCHITECTURES:
-        raise ConfigError(f"{where}: model.function_architecture: expected one of {list(ARCHITECTURES)}")
+        raise ConfigError(f"{at}.function_architecture: expected one of {list(ARCHITECTURES)}")
     if out["front"] not in FRONTS:
-        raise ConfigError(f"{where}: model.function_front: expected one of {list(FRONTS)}")
+        raise ConfigError(f"{at}.function_front: expected one of {list(FRONTS)}")
     return out
 
 
 def parse_pricing(data: Any, where: str) -> Pricing:
+    """Validate a loaded YAML document into Pricing (errors name the file, the key and what was expected)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping (lambda, api_gateway, s3, ec2, model)")
-    lam, api, s3, ec2 = (data.get(k) or {} for k in ("lambda", "api_gateway", "s3", "ec2"))
-    prices = ec2.get("usd_per_hour") if isinstance(ec2, dict) else None
-    if not isinstance(prices, dict) or not all(isinstance(v, int | float) for v in prices.values()):
+    _section(data, KEYS[""], where)
+    lam, api, s3, ec2 = (
+        _section(data.get(k), KEYS[k], f"{where}: {k}") for k in ("lambda", "api_gateway", "s3", "ec2")
+    )
+    prices = ec2.get("usd_per_hour")
+    if not isinstance(prices, dict) or not prices:
         raise ConfigError(f"{where}: ec2.usd_per_hour: expected a mapping of instance type to USD per hour")
+    _get(lam, "billing_granularity_ms", f"{where}: lambda", 1.0, above=True)
     pricing = Pricing(
         region=str(data.get("region", "")),
         as_of=str(data.get("as_of", "unknown")),
-        checked=data.get("checked"),
+        checked=None if data.get("checked") is None else str(data["checked"]),
         lambda_request_usd=_get(lam, "request_usd_per_million", f"{where}: lambda") / 1e6,
         lambda_gb_s={
             a: _tiers(lam.get(a), "up_to_gb_s", "usd_per_gb_s", 1.0, f"{where}: lambda.{a}") for a in ARCHITECTURES
         },
-        free_requests=float(lam.get("free_tier_requests_per_month", 0)),
-        free_gb_s=float(lam.get("free_tier_gb_s_per_month", 0)),
-        bill_init_phase=bool(lam.get("bill_init_phase", True)),
+        free_requests=_get(lam, "free_tier_requests_per_month", f"{where}: lambda", 0.0),
+        free_gb_s=_get(lam, "free_tier_gb_s_per_month", f"{where}: lambda", 0.0),
+        bill_init_phase=_flag(lam, "bill_init_phase", f"{where}: lambda", True),
         apigw={
             k: _tiers(api.get(k), "up_to_requests", "usd_per_million", 1e6, f"{where}: api_gateway.{k}")
             for k in ("rest_api", "http_api")
         },
-        http_api_metering_kb=float(api.get("http_api_metering_kb", 512)),
+        http_api_metering_kb=_get(api, "http_api_metering_kb", f"{where}: api_gateway", 512.0, above=True),
         s3_put_usd=_get(s3, "put_usd_per_thousand", f"{where}: s3") / 1e3,
         s3_get_usd=_get(s3, "get_usd_per_thousand", f"{where}: s3") / 1e3,
-        ec2_usd_per_hour={str(k): float(v) for k, v in prices.items()},
+        ec2_usd_per_hour={str(k): _get(prices, k, f"{where}: ec2.usd_per_hour") for k in prices},
         sources={k: str((data.get(k) or {}).get("source", "")) for k in ("lambda", "api_gateway", "s3", "ec2")},
         path=where,
         **_model(data, where),

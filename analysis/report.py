@@ -28,6 +28,7 @@ from analysis.summary import AnalysisOptions, analyse
 from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s
 from labkit.config import DEFAULT_CONFIG_DIR
 from labkit.errors import InputError
+from labkit.records import ReadCounts
 from labkit.reportlog import iter_report_lines
 from labkit.rundir import RunDir
 
@@ -58,6 +59,7 @@ class ReportOptions:
     report_logs: tuple[Path, ...] = ()
     locust_csv: tuple[Path, ...] = ()
     plots: bool = True
+    skip_bad_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,21 +91,53 @@ def configured_rates(manifest: dict[str, Any]) -> dict[tuple[str, str], float]:
     return out
 
 
+def read_manifest(run: RunDir) -> dict[str, Any]:
+    """The run's manifest.json, checked to be an object whose config, machine and versions are objects."""
+    try:
+        manifest = run.read_manifest()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{run.manifest_path}: cannot read the run's manifest ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise InputError(
+            f"{run.manifest_path}: expected a JSON object (run_id, status, config, ...), got {type(manifest).__name__}"
+            "; restore the run's manifest.json from a copy"
+        )
+    for key in ("config", "machine", "versions"):
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            raise InputError(f"{run.manifest_path}: {key!r}: expected a JSON object, got {manifest[key]!r}")
+    return manifest
+
+
 def _run_info(run: RunDir, frame: pd.DataFrame, missing: list[str]) -> dict[str, Any]:
-    manifest = run.read_manifest()
+    manifest = read_manifest(run)
     if manifest.get("status") != "complete":
         missing.append(f"{run.path}: the run did not complete (status {manifest.get('status')!r}); figures are partial")
     keys = ("run_id", "scenario", "status", "git_sha", "started_unix_s", "ended_unix_s", "machine", "versions")
     return {**{k: manifest.get(k) for k in keys}, "run_id": run.run_id, "records": len(frame), "manifest": manifest}
 
 
-def load_run(run: RunDir, missing: list[str], extra_logs: tuple[Path, ...] = ()) -> tuple[pd.DataFrame, dict]:
+def _skipped(counts: ReadCounts, missing: list[str]) -> dict[str, int]:
+    """Say what the reader skipped (in the report's missing-inputs list) and count it for summary.json."""
+    if counts.torn:
+        what = f"{counts.torn} torn record{'s' if counts.torn > 1 else ''} skipped (a writer stopped mid-row)"
+        missing.append(f"{what}: " + ", ".join(counts.torn_at))
+    if counts.bad:
+        what = f"{counts.bad} bad row{'s' if counts.bad > 1 else ''} skipped (--skip-bad-rows)"
+        missing.append(f"{what}: " + "; ".join(counts.bad_at) + ("; ..." if counts.bad > len(counts.bad_at) else ""))
+    return {"torn": counts.torn, "bad_rows": counts.bad}
+
+
+def load_run(
+    run: RunDir, missing: list[str], extra_logs: tuple[Path, ...] = (), skip_bad_rows: bool = False
+) -> tuple[pd.DataFrame, dict]:
     """A run's records (prepared, run_id forced to the dir's id) with its REPORT lines (and extra logs') joined."""
     files = run.record_files()
     if not files:
         missing.append(f"{run.records_dir}: no record files")
-    frame = load_frame(files)
+    counts = ReadCounts()
+    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts)
     info = _run_info(run, frame, missing)
+    info["records_skipped"] = _skipped(counts, missing)
     if files and frame.empty:
         missing.append(f"{run.records_dir}: record files hold no records")
     frame = prepare(frame)
@@ -189,7 +223,7 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
     missing: list[str] = []
     frames, runs = [], []
     for path in run_paths:
-        frame, info = load_run(RunDir.open(path), missing, options.report_logs)
+        frame, info = load_run(RunDir.open(path), missing, options.report_logs, options.skip_bad_rows)
         frames.append(frame)
         runs.append(info)
     extra, locust = _external(options, missing, standalone=not run_paths)
@@ -218,6 +252,9 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
         "title": _title(runs),
         "runs": runs,
         "record_count": 0 if frame is None else len(frame),
+        "records_skipped": {
+            k: sum((r.get("records_skipped") or {}).get(k, 0) for r in runs) for k in ("torn", "bad_rows")
+        },
         "missing": missing,
         "windows_s": [f"{w:g}" for w in windows],
         "plot_window_s": f"{plot_window:g}",
@@ -268,6 +305,18 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_outputs(out_dir: Path, summary: dict[str, Any], plots: dict[str, bytes]) -> ReportFiles:
+    """Write the report files into `out_dir`; an InputError naming the path (and `--out DIR`) if it cannot."""
+    try:
+        return _write_outputs(out_dir, summary, plots)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise InputError(
+            f"{where}: cannot write the report there ({exc.strerror or exc}); "
+            "give a writable output directory with --out DIR"
+        ) from None
+
+
+def _write_outputs(out_dir: Path, summary: dict[str, Any], plots: dict[str, bytes]) -> ReportFiles:
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_dir = out_dir / "plots"
     written = []

@@ -74,7 +74,9 @@ def parse_sla(data: Any, where: str) -> SlaSpec:
         raise ConfigError(f"{where}: expected a mapping with 'default' and optional 'targets'")
     unknown = sorted(set(data) - {"default", "targets", "confidence", "window_s", "latency_from"})
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected default, targets, confidence, window_s")
+        raise ConfigError(
+            f"{where}: unknown keys {unknown}; expected default, targets, confidence, window_s, latency_from"
+        )
     confidence = data.get("confidence", 0.95)
     if not isinstance(confidence, float) or not 0.5 <= confidence < 1:
         raise ConfigError(f"{where}: confidence: expected a fraction in [0.5, 1), got {confidence!r}")

@@ -34,15 +34,20 @@ READ_TIMEOUT_S = 60.0
 
 @dataclass(frozen=True)
 class AwsContext:
-    """Where the calls go: region, optional profile and optional endpoint (moto server)."""
+    """Where the calls go: region, optional profile, optional endpoint (moto server, the local platform) and
+    optional fixed credentials (the local platform's dummy ones; otherwise the usual chain)."""
 
     region: str
     profile: str = ""
     endpoint_url: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
 
     def session(self) -> Any:
+        keys = {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
+        keys = {k: v for k, v in keys.items() if v}
         try:
-            return boto3.session.Session(profile_name=self.profile or None, region_name=self.region)
+            return boto3.session.Session(profile_name=self.profile or None, region_name=self.region, **keys)
         except BotoCoreError as exc:  # ProfileNotFound and friends
             raise ConfigError(f"AWS profile {self.profile!r}: {exc}; {CREDENTIALS_HINT}") from None
 

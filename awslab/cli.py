@@ -7,6 +7,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,12 +17,14 @@ from awslab.endpoints import Endpoints, apply_endpoints, endpoints_path, read_en
 from awslab.experiments import Lab, LoadPhase, bursts, cold_starts, memory_sweep, probes, stderr_progress
 from awslab.functions import UpdateBound
 from awslab.invoke import http_sender, predict_payload
+from awslab.local import FAAS_TARGET, LOCAL_TARGET, cloud_options, collect_local, local_cloud, local_context
 from awslab.params import DeployOptions
 from awslab.stack import WaitBound, deploy_stack, destroy_stack, stack_outputs
-from labkit.config import load_config
+from labkit.config import LabConfig, load_config
 from labkit.errors import ConfigError, Interrupted, LabError
 from labkit.images import image_set
 from labkit.net import is_loopback_host
+from labkit.runctx import RunContext
 from labkit.rundir import RunDir, latest_run
 
 say = stderr_progress
@@ -118,7 +121,7 @@ def _numbers(text: str, kind: Callable[[str], Any], option: str) -> list[Any]:
 
 
 def open_lab(args: argparse.Namespace, scenario: str, experiment: dict[str, Any]) -> tuple[Lab, Endpoints, str]:
-    """Endpoints -> the `lambda` target of the config -> clients, sender and a new run dir."""
+    """Endpoints -> the `lambda` target of the config -> clients, sender and a new run (context not entered)."""
     endpoints = read_endpoints(args.endpoints)
     config = apply_endpoints(load_config(args.config_dir), endpoints)
     target = config.target(args.target)
@@ -131,52 +134,113 @@ def open_lab(args: argparse.Namespace, scenario: str, experiment: dict[str, Any]
     aws = context(args, target.region)
     lam = aws.client("lambda")
     payload = predict_payload(image_set(args.images, count=1)[0].data)
-    run = RunDir.create(
+    about = {"name": target.name, "url": base_url, "function_name": target.function_name, "region": aws.region}
+    ctx = RunContext.create(
         args.runs,
         scenario,
-        config={
-            "aws": endpoints.as_dict(),
-            "experiment": experiment,
-            "target": {
-                "name": target.name,
-                "url": base_url,
-                "function_name": target.function_name,
-                "region": aws.region,
-            },
-            "lab": config.as_dict(),
-        },
+        config={"aws": endpoints.as_dict(), "experiment": experiment, "target": about, "lab": config.as_dict()},
     )
-    bound = UpdateBound(delay_s=args.update_delay_s, max_attempts=args.update_max_attempts)
     lab = Lab(
-        run=run,
-        writer=run.writer("awslab"),
+        run=ctx.run,
+        writer=ctx.run.writer("awslab"),
         lam=lam,
         function=target.function_name,
         sender=http_sender(base_url + target.predict_path, payload),
         target=target.name,
-        bound=bound,
+        bound=UpdateBound(delay_s=args.update_delay_s, max_attempts=args.update_max_attempts),
+        ctx=ctx,
+        predict_path=target.predict_path,
     )
-    say(f"run {run.path}: {scenario} on {target.function_name} via {base_url}")
+    say(f"run {ctx.run.path}: {scenario} on {target.function_name} via {base_url}")
     return lab, endpoints, base_url
 
 
-def run_experiment(args: argparse.Namespace, lab: Lab, body: Callable[[], None]) -> int:
-    """Run `body`, finish the run dir whatever happens (interrupted / failed / complete), then collect."""
+LabBody = Callable[[Lab, str], None]  # an experiment: body(lab, base_url)
+
+
+def open_local_run(
+    args: argparse.Namespace, config: LabConfig, scenario: str, experiment: dict[str, Any]
+) -> RunContext:
+    """The run (context not entered yet) of an experiment against the local cloud (`--target local`)."""
+    target = config.target(FAAS_TARGET)
+    local = {"model": args.local_model or config.localcloud.model.name, "keepalive_s": args.local_keepalive_s}
+    about = {"name": target.name, "url": "", "function_name": target.function_name, "region": ""}
+    return RunContext.create(
+        args.runs,
+        scenario,
+        config={"experiment": experiment, "target": about, "local": local, "lab": config.as_dict()},
+    )
+
+
+def local_lab(args: argparse.Namespace, ctx: RunContext, config: LabConfig, url: str) -> Lab:
+    """What the experiments need, aimed at the local platform's front and Lambda API at `url`."""
+    target = config.target(FAAS_TARGET)
+    return Lab(
+        run=ctx.run,
+        writer=ctx.run.writer("awslab"),
+        lam=local_context(url).client("lambda"),
+        function=target.function_name,
+        sender=http_sender(url + target.predict_path, predict_payload(image_set(args.images, 1)[0].data)),
+        target=target.name,
+        bound=UpdateBound(delay_s=args.update_delay_s, max_attempts=args.update_max_attempts),
+        ctx=ctx,
+        predict_path=target.predict_path,
+    )
+
+
+def run_local(args: argparse.Namespace, scenario: str, experiment: dict[str, Any], body: LabBody) -> int:
+    """Start the local cloud inside a new run (context), run `body` against it, then join its REPORT lines."""
+    config = load_config(args.config_dir)
+    ctx = open_local_run(args, config, scenario, experiment)
+    options = cloud_options(args.local_model, args.local_keepalive_s)
+    say(f"run {ctx.run.path}: starting the local cloud (function platform; first use builds the model)")
+    try:
+        with ctx, local_cloud(config, ctx.run.logs_dir / "localcloud", options) as cloud:
+            url = cloud.endpoints.faas_url
+            ctx.run.update_manifest(endpoints=cloud.endpoints.as_dict())
+            lab = local_lab(args, ctx, config, url)
+            say(f"{scenario} on local function {lab.function} via {url}")
+            try:
+                run_body(lab, lambda: body(lab, url))
+            finally:
+                ctx.run.update_manifest(platform_stats=cloud.platform.stats() if cloud.platform else {})
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the records sent so far are kept in {ctx.run.path}") from None
+    say(f"{lab.writer.count} records in {ctx.run.path}")
+    if args.collect:
+        collect_local(ctx.run, Path(cloud.endpoints.aggregate_log), say)
+    return 0
+
+
+def run_lab(args: argparse.Namespace, scenario: str, experiment: dict[str, Any], body: LabBody) -> int:
+    """`body(lab, base_url)` against AWS (the endpoints file) or, with `--target local`, the local cloud."""
+    if args.target == LOCAL_TARGET:
+        return run_local(args, scenario, experiment, body)
+    lab, _endpoints, url = open_lab(args, scenario, experiment)
+    return run_experiment(args, lab, lambda: body(lab, url))
+
+
+def run_body(lab: Lab, body: Callable[[], None]) -> None:
+    """Run `body` (AWS failures translated), then close the records and count them in the manifest."""
     try:
         with aws_errors(f"run {lab.run.run_id}"):
             body()
+    finally:
+        lab.writer.close()
+        lab.run.update_manifest(records=lab.writer.count)
+
+
+def run_experiment(args: argparse.Namespace, lab: Lab, body: Callable[[], None], collect: bool = True) -> int:
+    """Run `body` in the lab's run context (status complete / failed / interrupted set by it), then collect."""
+    if lab.ctx is None:
+        raise ConfigError("an experiment needs its run context (Lab.ctx)")
+    try:
+        with lab.ctx:
+            run_body(lab, body)
     except KeyboardInterrupt:
-        lab.writer.close()
-        lab.run.finish("interrupted", records=lab.writer.count)
         raise Interrupted(f"interrupted; {lab.writer.count} records kept in {lab.run.path}") from None
-    except LabError as exc:
-        lab.writer.close()
-        lab.run.finish("failed", error=str(exc), records=lab.writer.count)
-        raise
-    lab.writer.close()
-    lab.run.finish("complete", records=lab.writer.count)
     say(f"{lab.writer.count} records in {lab.run.path}")
-    if args.collect:
+    if collect and args.collect:
         collect_run(args, lab.run)
     return 0
 
@@ -212,37 +276,44 @@ def cmd_memory_sweep(args: argparse.Namespace) -> int:
         "load_rate_rps": args.load_rate_rps,
         "load_duration_s": args.load_duration_s,
     }
-    lab, _endpoints, url = open_lab(args, "memory-sweep", experiment)
-    load = LoadPhase(url, args.load_rate_rps, args.load_duration_s) if args.load_duration_s > 0 else None
-    return run_experiment(args, lab, lambda: memory_sweep(lab, memory, args.cold, args.warm, load))
+
+    def body(lab: Lab, url: str) -> None:
+        phase = LoadPhase(url, args.load_rate_rps, args.load_duration_s, predict_path=lab.predict_path)
+        load = phase if args.load_duration_s > 0 else None
+        memory_sweep(lab, memory, args.cold, args.warm, load)
+
+    return run_lab(args, "memory-sweep", experiment, body)
 
 
 def cmd_cold_starts(args: argparse.Namespace) -> int:
-    lab, _, _ = open_lab(args, "cold-starts", {"kind": "cold-starts", "count": args.count, "warm": args.warm})
-    return run_experiment(args, lab, lambda: cold_starts(lab, args.count, args.warm))
+    experiment = {"kind": "cold-starts", "count": args.count, "warm": args.warm}
+    return run_lab(args, "cold-starts", experiment, lambda lab, _url: cold_starts(lab, args.count, args.warm))
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
     idle = _numbers(args.idle_s, float, "--idle-s")
-    lab, _, _ = open_lab(args, "coldstart-probe", {"kind": "probe", "idle_s": idle, "repeats": args.repeats})
-    return run_experiment(args, lab, lambda: probes(lab, idle, args.repeats))
+    experiment = {"kind": "probe", "idle_s": idle, "repeats": args.repeats}
+    return run_lab(args, "coldstart-probe", experiment, lambda lab, _url: probes(lab, idle, args.repeats))
 
 
 def cmd_burst(args: argparse.Namespace) -> int:
     sizes = _numbers(args.sizes, int, "--sizes")
     if max(sizes) > args.max_burst or min(sizes) < 1:
         raise ConfigError(f"--sizes {args.sizes}: each must be 1..{args.max_burst} (raise --max-burst if you mean it)")
-    lab, _, _ = open_lab(
-        args, "burst", {"kind": "burst", "sizes": sizes, "cold": not args.no_cold, "warm": not args.no_warm}
-    )
-    return run_experiment(args, lab, lambda: bursts(lab, sizes, not args.no_cold, not args.no_warm))
+    experiment = {"kind": "burst", "sizes": sizes, "cold": not args.no_cold, "warm": not args.no_warm}
+    return run_lab(args, "burst", experiment, lambda lab, _url: bursts(lab, sizes, not args.no_cold, not args.no_warm))
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
     run = latest_run(args.runs) if args.latest else RunDir.open(args.run_dir) if args.run_dir else None
     if run is None:
         raise ConfigError("give a run directory or --latest")
-    summary = collect_run(args, run)
+    manifest = run.read_manifest()
+    local_log = (manifest.get("endpoints") or {}).get("aggregate_log")
+    if "local" in (manifest.get("config") or {}) and local_log:  # a --target local run: the platform's log
+        summary = collect_local(run, Path(local_log), say)
+    else:
+        summary = collect_run(args, run)
     print(f"{run.path}\t{summary}")
     return 0
 

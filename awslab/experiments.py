@@ -15,12 +15,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awslab.functions import UpdateBound, force_cold_start, function_config, set_memory
 from awslab.invoke import Sender, burst
+from labkit.errors import ConfigError
 from labkit.records import RecordWriter, RequestRecord
+from labkit.runctx import RunContext
 from labkit.rundir import RunDir
+
+if TYPE_CHECKING:
+    from experiments.plan import Plan
 
 
 def stderr_progress(message: str) -> None:
@@ -29,13 +34,15 @@ def stderr_progress(message: str) -> None:
 
 @dataclass(frozen=True)
 class LoadPhase:
-    """A Locust phase per memory setting (locustfiles.runner), on the lambda target's URL."""
+    """A Locust phase per memory setting, on the lambda target's URL: one http workload each of the run's
+    plan.json (target `function`), run by locustfiles.runner.run_workload inside the run context."""
 
     url: str
     rate_rps: float = 5.0
     duration_s: float = 60.0
     shape: str = "constant"
     max_inflight: int = 64
+    predict_path: str = "/predict"
 
 
 @dataclass
@@ -52,6 +59,8 @@ class Lab:
     progress: Callable[[str], None] = stderr_progress
     sleep: Callable[[float], None] = time.sleep
     bumps: int = 0
+    ctx: RunContext | None = None  # the run context (owns the Locust processes of load phases)
+    predict_path: str = "/predict"  # on the target's base URL (load phases)
 
     def identity(self, scenario: str) -> dict[str, str]:
         return {
@@ -96,35 +105,46 @@ def cold_then_warm(lab: Lab, prefix: str, cold_count: int, warm_count: int, fres
 
 def memory_sweep(lab: Lab, memory_mb: list[int], cold_count: int, warm_count: int, load: LoadPhase | None) -> None:
     """Each memory setting in turn (the change itself makes the first request cold); memory restored after."""
+    plan = load_plan(lab, load, [f"memory-{m}-load" for m in memory_mb]) if load is not None else None
     original_mb = int(function_config(lab.lam, lab.function).get("MemorySize", 0))
     try:
         for setting_mb in memory_mb:
             lab.progress(f"memory {setting_mb} MB: updating {lab.function} and waiting until it is live")
             set_memory(lab.lam, lab.function, setting_mb, lab.bound)
             cold_then_warm(lab, f"memory-{setting_mb}", cold_count, warm_count, fresh=True)
-            if load is not None:
-                run_load_phase(lab, load, f"memory-{setting_mb}-load")
+            if load is not None and plan is not None:
+                run_load_phase(lab, plan, load, f"memory-{setting_mb}-load")
     finally:
         if original_mb and original_mb not in memory_mb[-1:]:
             lab.progress(f"restoring {lab.function} to {original_mb} MB")
             set_memory(lab.lam, lab.function, original_mb, lab.bound)
 
 
-def run_load_phase(lab: Lab, load: LoadPhase, scenario: str) -> None:
-    from locustfiles.runner import LoadPlan, run_locust  # Locust starts only when a load phase runs
+def load_plan(lab: Lab, load: LoadPhase, scenarios: list[str]) -> Plan:
+    """The run's plan.json: one http workload per load phase (named after its scenario), written now."""
+    from experiments.plan import DEFAULT_MAX_PROCESSES
+    from experiments.planfile import parse_plan, write_plan_json
 
-    plan = LoadPlan(
-        target=lab.target,
-        url=load.url,
-        shape=load.shape,
-        rate_rps=load.rate_rps,
-        duration_s=load.duration_s,
-        max_inflight=load.max_inflight,
-        scenario=scenario,
-        yes_remote=True,
-    )
+    shape = {"kind": load.shape, "peak_rps": load.rate_rps, "duration_s": load.duration_s}
+    workloads = [{"kind": "http", "name": name, "target": "function", "shape": shape, "max_inflight": load.max_inflight,
+                  "predict_path": load.predict_path} for name in scenarios]  # fmt: skip
+    safety = {"allow_remote": True, "max_processes": min(256, max(DEFAULT_MAX_PROCESSES, len(scenarios)))}
+    data = {"name": lab.run.run_id[:63], "description": "awslab load phases", "workloads": workloads,
+            "target": "local" if lab.target.startswith("local-") else "aws", "safety": safety}  # fmt: skip
+    plan = parse_plan(data, "awslab load phases")
+    write_plan_json(lab.run.path, plan)
+    return plan
+
+
+def run_load_phase(lab: Lab, plan: Plan, load: LoadPhase, scenario: str) -> None:
+    """Locust on the plan's workload `scenario`, a child of the run context (records: target lambda)."""
+    from locustfiles.runner import run_workload  # Locust starts only when a load phase runs
+
+    if lab.ctx is None:
+        raise ConfigError("a load phase needs the experiment's run context (Lab.ctx)")
     lab.progress(f"{scenario}: Locust {load.shape} {load.rate_rps:g} req/s for {load.duration_s:g} s")
-    run_locust(plan, lab.run, progress=lambda: lab.progress(f"{scenario}: running"), interval_s=10.0)
+    run_workload(lab.ctx, plan, scenario, load.url.rstrip("/"), progress=lambda: lab.progress(f"{scenario}: running"),
+                 interval_s=10.0)  # fmt: skip
 
 
 def cold_starts(lab: Lab, count: int, warm_after: int) -> None:

@@ -19,6 +19,9 @@ deploy writes .cache/aws-endpoints.json (+ .env); the lambda / ec2 targets of `p
 and the experiments below read it. Every experiment writes runs/<run-id>/ and, unless --no-collect, then
 collects the REPORT lines from CloudWatch and joins them to the records (`collect` does it again later).
 Billable actions need --yes. Credentials: AWS_PROFILE or the usual AWS_* variables.
+Every experiment also runs offline with --target local: it starts the local cloud's function platform on
+loopback (Lambda's API there too, so memory changes and forced cold starts start new environments) and
+joins the platform's own REPORT lines instead of CloudWatch's; no AWS, credentials or --yes needed.
 """
 
 
@@ -86,7 +89,14 @@ def _endpoints(sub: argparse._SubParsersAction) -> None:
 
 
 def _experiment_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="lambda", help="target of config/targets.yaml (default lambda)")
+    p.add_argument(
+        "--target",
+        default="lambda",
+        help="target of config/targets.yaml (default lambda), or `local`: start the local cloud's function "
+        "platform on loopback and run against it (real cold starts; no AWS, no --yes needed)",
+    )
+    p.add_argument("--local-model", default="", help="with --target local: built-in model (default: localcloud.yaml)")
+    p.add_argument("--local-keepalive-s", type=float, default=None, help="with --target local: idle environment expiry")
     p.add_argument("--config-dir", type=Path, default=None, help="config directory (default config/)")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where run dirs are made (default runs)")
     p.add_argument("--images", default="", help="folder of JPEG/PNG payloads (default: a generated image)")

@@ -29,7 +29,7 @@ class BadInput(HandlerError):
 
 
 class PayloadTooLarge(HandlerError):
-    """The payload (or the decoded image's pixel count) is over the configured limit."""
+    """The payload, or the image's size read from its header (pixels or side: `image_too_large`), is over the limit."""
 
     status_code = 413
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from handlers.errors import BadInput, PayloadTooLarge
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_IMAGE_PIXELS = 50_000_000  # decompression-bomb guard (a 50 MP photo is accepted)
+MAX_IMAGE_SIDE_PX = 16_384  # and per side: a 1 x 49,000,000 px strip is rejected, not decoded
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -66,27 +68,46 @@ def sniff_format(data: bytes) -> str:
     )
 
 
+def png_header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk (bytes 8-24), or None if the header is not well formed."""
+    if len(data) < 24 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+        return None
+    width_px, height_px = struct.unpack(">II", data[16:24])
+    return width_px, height_px
+
+
+def check_image_size(width_px: int, height_px: int) -> None:
+    """PayloadTooLarge (413 `image_too_large`) past MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE_PX (header sizes)."""
+    if width_px * height_px > MAX_IMAGE_PIXELS or max(width_px, height_px) > MAX_IMAGE_SIDE_PX:
+        raise PayloadTooLarge(
+            "image_too_large",
+            f"the image is {width_px}x{height_px} px; at most {MAX_IMAGE_PIXELS} pixels and "
+            f"{MAX_IMAGE_SIDE_PX} px per side are accepted (checked before decoding)",
+        )
+
+
 def decode_image(data: bytes, draft_px: int | None = None) -> DecodedImage:
     """Decode JPEG/PNG bytes to an RGB image (EXIF orientation applied).
 
     `draft_px` lets the JPEG decoder scale down by DCT while keeping both sides >= draft_px.
-    Raises BadInput for empty/unsupported/truncated/corrupt data, PayloadTooLarge over
-    MAX_IMAGE_PIXELS.
+    Raises BadInput for empty/unsupported/truncated/corrupt data, PayloadTooLarge (`image_too_large`)
+    over MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE_PX, decided from the header before any pixel is decoded.
     """
     fmt = sniff_format(data)
+    png_size = png_header_size(data) if fmt == "PNG" else None
+    if png_size is not None:  # before Pillow's own bomb check, so the answer names the size
+        check_image_size(*png_size)
     try:
-        with Image.open(io.BytesIO(data), formats=[fmt]) as opened:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as opened:  # reads the header only
             width_px, height_px = opened.size
-            if width_px * height_px > MAX_IMAGE_PIXELS:
-                raise PayloadTooLarge(
-                    "image_too_large_px",
-                    f"the image is {width_px}x{height_px} px; at most {MAX_IMAGE_PIXELS} pixels accepted",
-                )
+            check_image_size(width_px, height_px)
             if fmt == "JPEG" and draft_px:
                 opened.draft("RGB", (draft_px, draft_px))
             opened.load()
             image = ImageOps.exif_transpose(opened).convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own check, on open, past 2x its MAX_IMAGE_PIXELS
+        raise PayloadTooLarge("image_too_large", f"the {fmt} image is too large to decode: {exc}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise BadInput(
             "corrupt_image",
             f"the {fmt} image could not be decoded (truncated or corrupt): {exc}",

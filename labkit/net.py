@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 import urllib.error
@@ -52,8 +53,60 @@ def wait_http_ok(
     raise TargetError(f"{what} did not answer 2xx at {url} within {timeout_s:.0f} s (last: {last_error}){suffix}")
 
 
+def _numeric_addresses(host: str) -> list[str] | None:
+    """The address of an IP literal in any form the C library accepts (2130706433, 0x7f000001, 127.1, ::1);
+    None when `host` is a name. Never touches the network (AI_NUMERICHOST)."""
+    try:
+        infos = socket.getaddrinfo(host, None, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    return [str(info[4][0]) for info in infos]
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address `host` resolves to (IP literals as they are); TargetError when it does not resolve."""
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not name:
+        raise TargetError("an empty host name does not resolve")
+    numeric = _numeric_addresses(name)
+    if numeric is not None:
+        return numeric
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise TargetError(f"host {host!r} does not resolve ({exc})") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses:
+        raise TargetError(f"host {host!r} does not resolve (no addresses)")
+    return addresses
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return ip.is_loopback
+
+
+def loopback_problem(host: str) -> str:
+    """Why `host` is not this machine ('' when it is): decided by the addresses it RESOLVES to, every one of
+    which must be loopback (127.0.0.0/8, ::1; IPv4-mapped IPv6 unwrapped). A name that does not resolve is
+    not local. The name itself counts for nothing: 127.evil.com is whatever its DNS says."""
+    try:
+        addresses = resolve_host(host)
+    except TargetError as exc:
+        return f"{exc}, so it is not known to be this machine"
+    remote = sorted({a for a in addresses if not _is_loopback_address(a)})
+    if remote and addresses == [host.strip("[]")]:
+        return f"host {host!r} is not a loopback address"
+    if remote:
+        return f"host {host!r} resolves to {', '.join(remote)}, which is not loopback"
+    return ""
+
+
 def is_loopback_host(host: str) -> bool:
-    """True when `host` names this machine (127.0.0.0/8, ::1, localhost)."""
-    if host in ("localhost", "::1", "[::1]"):
-        return True
-    return host.startswith("127.")
+    """True when every address `host` resolves to is loopback (see `loopback_problem`)."""
+    return not loopback_problem(host)

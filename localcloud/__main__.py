@@ -10,8 +10,10 @@ import json
 import logging
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from labkit.config import ModelConfig, load_config
 from labkit.errors import LabError
@@ -35,36 +37,79 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class StopSignals:
+    """SIGTERM and SIGINT without locks: a handler may interrupt anything, itself included, so it only counts.
+
+    The main loop polls the count. While the cloud is starting, the first signal raises KeyboardInterrupt (as
+    Ctrl-C does; `LocalCloud.start` stops what it started); later ones only count, so no second signal can
+    interrupt the stopping.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.starting = True
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.starting and self.count == 1:
+            raise KeyboardInterrupt
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self)
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+    def wait(self, poll_s: float = 0.2) -> None:
+        """Return once a signal came (a signal cuts a sleep short only by running its handler)."""
+        while not self.count:
+            time.sleep(poll_s)
+
+
+def _serve(args: argparse.Namespace, stop: StopSignals) -> int:
+    config = load_config(args.config_dir)
+    options = CloudOptions(
+        parts=tuple(p for p in args.parts.split(",") if p),
+        keepalive_s=args.keepalive_s,
+        model=ModelConfig(name=args.model) if args.model else None,
+        server_workers=args.workers,
+    )
+    cloud = LocalCloud(config.localcloud, args.work_dir, options)
+    try:
+        cloud.start()
+        stop.starting = False
+        ENDPOINTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        ENDPOINTS_FILE.write_text(json.dumps(cloud.endpoints.as_dict(), indent=2) + "\n")
+        for name, value in cloud.endpoints.as_dict().items():
+            print(f"{name:16} {value}")
+        print("local cloud is up; Ctrl-C stops it", flush=True)
+        stop.wait()
+        print("stopping...", flush=True)
+    finally:
+        stop.starting = False
+        cloud.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopSignals()
+    stop.install()
     try:
-        config = load_config(args.config_dir)
-        options = CloudOptions(
-            parts=tuple(p for p in args.parts.split(",") if p),
-            keepalive_s=args.keepalive_s,
-            model=ModelConfig(name=args.model) if args.model else None,
-            server_workers=args.workers,
-        )
-        with LocalCloud(config.localcloud, args.work_dir, options).start() as cloud:
-            ENDPOINTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-            ENDPOINTS_FILE.write_text(json.dumps(cloud.endpoints.as_dict(), indent=2) + "\n")
-            for name, value in cloud.endpoints.as_dict().items():
-                print(f"{name:16} {value}")
-            print("local cloud is up; Ctrl-C stops it", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                print("stopping...", flush=True)
+        return _serve(args, stop)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted while starting; everything started was stopped", file=sys.stderr)
+        return 130
     finally:
         ENDPOINTS_FILE.unlink(missing_ok=True)
-    return 0
+        stop.restore()
 
 
 if __name__ == "__main__":

@@ -10,11 +10,16 @@ Shapes (defaults in config/load.yaml): ramp (0 -> --rate-rps over --duration-s, 
 60 s), constant, steps (--step-count plateaus), spike (--base-rps, one burst of --spike-s at --spike-at-s),
 trace (--trace FILE, default traces/fifa98.csv, compressed into --duration-s and scaled to --peak-rps).
 
-Targets: local-faas / local-server start the local cloud on 127.0.0.1 and stop it after; local = both, one
-after the other, same shape. lambda / ec2 take their URL from config/targets.yaml or LOADLAB_LAMBDA_URL /
-LOADLAB_EC2_URL, and need --yes-remote. Safety: peaks above --max-rate-rps (1000) and schedules longer
-than --max-duration-s are refused. Ctrl-C: records in flight are written as "interrupted", the run dir is
-closed with status "interrupted". Exit codes: 0 ok, 2 bad config, 3 bad input, 4 target error, 130 Ctrl-C.
+Targets: local-faas / local-server start the local cloud on 127.0.0.1 inside the run and stop it after;
+local = both AT THE SAME TIME, same shape, on one clock (one plan with two http workloads: since the plan
+model, no longer one after the other). lambda / ec2 take their URL from config/targets.yaml or
+LOADLAB_LAMBDA_URL / LOADLAB_EC2_URL, and need --yes-remote. The options become one plan (experiments.plan,
+written to runs/<id>/plan.json, which Locust reads) run by experiments.runner.run_plan; each workload is
+named after its target (the records' scenario, locust/<target>_stats.csv); --scenario names the run.
+Safety: peaks above --max-rate-rps (1000) and schedules longer than --max-duration-s are refused. Ctrl-C:
+records in flight are written as "interrupted", the run dir is closed with status "interrupted". A run
+whose records do not match the schedule ends "failed" (after the report). Exit codes: 0 ok, 2 bad config,
+3 bad input, 4 target error or records off the schedule, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 from pathlib import Path
 
 from analysis.report import write_report
+from experiments.runner import ensure_complete
 from labkit.config import load_config
 from labkit.errors import LabError
 from locustfiles.cli import run_load, say, summary_lines
@@ -56,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-duration-s", type=float, help="safety cap on the schedule length (3600)")
     p.add_argument("--yes-remote", action="store_true", help="confirm sending load to a non-loopback host")
     p.add_argument("--runs", help="where run dirs are made (default runs/)")
-    p.add_argument("--scenario", default="", help="scenario name in the records (default load-<shape>)")
+    p.add_argument("--scenario", default="", help="name of the run (plan name, run id; default load-<shape>)")
     p.add_argument("--model", default="", help="local cloud model: smallcnn, mobilenetv2... (default: config)")
     p.add_argument("--server-workers", type=int, default=None, help="local gunicorn workers (default: config)")
     p.add_argument("--config-dir", type=Path, default=None, help="config directory (default config/)")
@@ -68,16 +74,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        run = run_load(args, load_config(args.config_dir), load_settings(args.config_dir))
+        ctx = run_load(args, load_config(args.config_dir), load_settings(args.config_dir))
         if not args.no_report:
-            files = write_report(run.path)
+            files = write_report(ctx.run.path)
             for line in summary_lines(files.summary_json):
                 say(line)
             say(f"report: {files.markdown}")
+        say(f"run dir: {ctx.run.path} ({ctx.status})")
+        ensure_complete(ctx)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    say(f"run dir: {run.path}")
     return 0
 
 

@@ -1,31 +1,33 @@
-"""`python -m locustfiles`: open-model Locust load against one target (or both local ones), one run dir.
+"""`python -m locustfiles`: open-model Locust load against one target (or both local ones), as a plan.
 
-Steps: validate everything (target, URL, shape, safety) before sending anything; make runs/<run-id>/;
-start the local cloud when a local target is asked for; run Locust headless per target with the same
-shape (progress every few seconds: elapsed, target and achieved rate, records, errors, dropped); stop the
-local cloud; finish the run and write its report (analysis.report.write_report).
+Steps: validate everything (target, URL, shape, safety) before sending anything; build one `Plan`
+(experiments.plan) with one http workload per target, named after the target; run it with
+experiments.runner.run_plan (one run dir and run context: the local cloud is started inside the run for
+local targets, every workload runs at the same time on one clock, Locust reads its workload from the run's
+plan.json, the records are checked against the schedule); progress every few seconds (elapsed, target and
+achieved rate, records, errors, dropped). The caller writes the report.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import re
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from labkit.config import LabConfig, ModelConfig, TargetConfig
-from labkit.errors import ConfigError, Interrupted, LabError
-from labkit.rundir import RunDir
-from localcloud.cloud import CloudOptions, LocalCloud
-from locustfiles.progress import ProgressPrinter, RecordTail
-from locustfiles.runner import LoadPlan, run_locust
+from experiments.plan import DEFAULT_MAX_PROCESSES, Plan
+from experiments.planfile import parse_plan
+from experiments.runner import run_plan
+from labkit.config import LabConfig, TargetConfig
+from labkit.errors import ConfigError, Interrupted
+from labkit.runctx import RunContext
+from locustfiles.progress import RunProgress
 from locustfiles.safety import check_duration, check_host, check_rate
 from locustfiles.settings import LoadSettings
-from locustfiles.shapes import AnyShape, build_shape
-from locustfiles.targets import cloud_parts, remote_url, resolve_targets
+from locustfiles.shapes import AnyShape, ShapeSpec, build_shape
+from locustfiles.targets import plan_roles, remote_url, resolve_targets
 
 
 def say(message: str) -> None:
@@ -36,108 +38,110 @@ def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def base_plan(args: argparse.Namespace, s: LoadSettings) -> LoadPlan:
-    """The plan the options describe, for a target still to be filled in (defaults from load.yaml)."""
+def shape_spec(args: argparse.Namespace, s: LoadSettings) -> ShapeSpec:
+    """The shape the options describe (defaults from load.yaml)."""
     rate = _pick(args.peak_rps, _pick(args.rate_rps, s.rate_rps))
-    return LoadPlan(
-        target="", url="", shape=_pick(args.shape, s.shape), rate_rps=float(rate),
-        duration_s=float(_pick(args.duration_s, s.duration_s)), max_inflight=_pick(args.max_inflight, s.max_inflight),
-        scenario=args.scenario or f"load-{_pick(args.shape, s.shape)}", images_dir=_pick(args.images, s.images),
-        processes=_pick(args.processes, s.processes), max_lag_s=_pick(args.max_lag_s, s.max_lag_s),
-        max_rate_rps=_pick(args.max_rate_rps, s.max_rate_rps),
-        max_duration_s=_pick(args.max_duration_s, s.max_duration_s), network_timeout_s=s.network_timeout_s,
-        yes_remote=args.yes_remote, step_count=_pick(args.step_count, s.step_count), base_rps=args.base_rps,
-        spike_at_s=args.spike_at_s, spike_s=args.spike_s,
-        trace_path=str(Path(args.trace).resolve()) if args.trace else str(s.resolved_trace_path()),
-        trace_start=_pick(args.trace_start, s.trace_start), trace_end=_pick(args.trace_end, s.trace_end),
-        trace_process=_pick(args.trace_process, s.trace_process), seed=_pick(args.seed, s.seed),
-    )  # fmt: skip
+    trace = Path(args.trace).resolve() if args.trace else s.resolved_trace_path()
+    return ShapeSpec(name=_pick(args.shape, s.shape), rate_rps=float(rate),
+                     duration_s=float(_pick(args.duration_s, s.duration_s)),
+                     step_count=_pick(args.step_count, s.step_count), base_rps=args.base_rps,
+                     spike_at_s=args.spike_at_s, spike_s=args.spike_s, trace_path=str(trace),
+                     trace_start=_pick(args.trace_start, s.trace_start),
+                     trace_end=_pick(args.trace_end, s.trace_end),
+                     trace_process=_pick(args.trace_process, s.trace_process),
+                     seed=_pick(args.seed, s.seed))  # fmt: skip
 
 
-def check_base(plan: LoadPlan) -> AnyShape:
+def check_shape(spec: ShapeSpec, args: argparse.Namespace, s: LoadSettings) -> AnyShape:
     """Build the shape and apply the rate and duration caps (before anything starts)."""
-    if plan.max_inflight < 1 or plan.processes < 1:
-        raise ConfigError(f"--max-inflight and --processes must be >= 1, got {plan.max_inflight}, {plan.processes}")
-    shape = build_shape(plan.shape_spec())
-    check_rate(shape.peak_rps, plan.max_rate_rps)
-    check_duration(shape.duration_s, plan.max_duration_s)
+    max_inflight, processes = _pick(args.max_inflight, s.max_inflight), _pick(args.processes, s.processes)
+    if max_inflight < 1 or processes < 1:
+        raise ConfigError(f"--max-inflight and --processes must be >= 1, got {max_inflight}, {processes}")
+    shape = build_shape(spec)
+    check_rate(shape.peak_rps, _pick(args.max_rate_rps, s.max_rate_rps))
+    check_duration(shape.duration_s, _pick(args.max_duration_s, s.max_duration_s))
     return shape
 
 
-def remote_plans(targets: list[TargetConfig], plan: LoadPlan) -> dict[str, LoadPlan]:
-    """URLs of the non-local targets, checked for consent (ConfigError saying what to set otherwise)."""
-    plans = {}
+def check_remote(targets: list[TargetConfig], yes_remote: bool) -> None:
+    """Every non-local target has a URL and consent (ConfigError saying what to set otherwise)."""
     for target in targets:
         if not target.is_local:
-            url = remote_url(target)
-            check_host(url, plan.yes_remote)
-            plans[target.name] = dataclasses.replace(plan, target=target.name, url=url,
-                                                     predict_path=target.predict_path)  # fmt: skip
-    return plans
+            check_host(remote_url(target), yes_remote)
 
 
-def _local_urls(cloud: LocalCloud) -> dict[str, str]:
-    return {"local-faas": cloud.endpoints.faas_url, "local-server": cloud.endpoints.server_url}
+def plan_name(args: argparse.Namespace, spec: ShapeSpec) -> str:
+    """--scenario (default load-<shape>) as a plan name: the run's name (run id, manifest scenario)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", args.scenario or f"load-{spec.name}").lstrip("-_.")[:63]
+    return name or "load"
 
 
-def _start_cloud(stack: ExitStack, targets: list[TargetConfig], plan: LoadPlan, run: RunDir, config: LabConfig,
-                 args: argparse.Namespace) -> tuple[LocalCloud | None, dict[str, LoadPlan]]:  # fmt: skip
-    """Start the local cloud parts the local targets need (stopped when `stack` closes); their plans."""
-    parts = cloud_parts(targets)
-    if not parts:
-        return None, {}
-    model = ModelConfig(name=args.model) if args.model else None
-    options = CloudOptions(parts=parts, model=model, server_workers=args.server_workers)
-    say(f"starting the local cloud ({', '.join(parts)}) on 127.0.0.1; first use builds the model")
-    cloud = stack.enter_context(LocalCloud(config.localcloud, run.logs_dir / "localcloud", options))
-    cloud.start()
-    urls = _local_urls(cloud)
-    say(f"local cloud up: {json.dumps(urls)}")
-    plans = {t.name: dataclasses.replace(plan, target=t.name, url=urls[t.kind], predict_path=t.predict_path)
-             for t in targets if t.is_local}  # fmt: skip
-    return cloud, plans
+def workload(target: TargetConfig, role: str, spec: ShapeSpec, args: argparse.Namespace,
+             s: LoadSettings) -> dict[str, Any]:  # fmt: skip
+    """One http workload: the target's name (so the records' scenario and locust/<name>_stats.csv say it)."""
+    images = _pick(args.images, s.images)
+    trace = {"path": spec.trace_path, "start": spec.trace_start, "end": spec.trace_end,
+             "process": spec.trace_process, "seed": spec.seed}  # fmt: skip
+    shape = {"kind": spec.name, "peak_rps": spec.rate_rps, "duration_s": spec.duration_s,
+             "step_count": spec.step_count, "base_rps": spec.base_rps, "spike_at_s": spec.spike_at_s,
+             "spike_s": spec.spike_s, "trace": trace}  # fmt: skip
+    return {"kind": "http", "name": target.name, "target": role, "shape": shape, "predict_path": target.predict_path,
+            "images": str(Path(images).resolve()) if images else "",
+            "max_inflight": _pick(args.max_inflight, s.max_inflight), "max_lag_s": _pick(args.max_lag_s, s.max_lag_s),
+            "processes": _pick(args.processes, s.processes), "network_timeout_s": s.network_timeout_s}  # fmt: skip
 
 
-def _run_targets(targets: list[TargetConfig], plan: LoadPlan, shape: AnyShape, run: RunDir,
-                 config: LabConfig, args: argparse.Namespace) -> None:  # fmt: skip
-    plans = remote_plans(targets, plan)
-    with ExitStack() as stack:
-        cloud, local_plans = _start_cloud(stack, targets, plan, run, config, args)
-        plans.update(local_plans)
-        for target in targets:
-            target_plan = plans[target.name]
-            say(f"{target.name}: {plan.shape} peaking at {shape.peak_rps:g} rps over {shape.duration_s:g} s "
-                f"({shape.arrival_offsets_s().size} requests) -> {target_plan.url}")  # fmt: skip
-            printer = ProgressPrinter(RecordTail(run.records_dir, f"locust-{target.name}-"), shape, target.name)
-            run_locust(target_plan, run, progress=printer, interval_s=args.progress_interval_s)
-            printer()
-        if cloud is not None:
-            stats = cloud.platform.stats() if cloud.platform else {}
-            run.update_manifest(endpoints=cloud.endpoints.as_dict(), platform_stats=stats)
+def build_plan(args: argparse.Namespace, s: LoadSettings, targets: list[TargetConfig], spec: ShapeSpec) -> Plan:
+    """The plan of the options: every value given explicitly (load.yaml's defaults, not the plan model's)."""
+    plan_target, roles = plan_roles(targets)
+    workloads = [workload(t, role, spec, args, s) for t, role in zip(targets, roles, strict=True)]
+    processes = sum(w["processes"] for w in workloads)
+    safety = {
+        "max_rate_rps": _pick(args.max_rate_rps, s.max_rate_rps),
+        "max_duration_s": _pick(args.max_duration_s, s.max_duration_s),
+        "max_processes": min(256, max(DEFAULT_MAX_PROCESSES, processes)),  # --processes is the consent
+        "allow_remote": bool(args.yes_remote),
+    }
+    data = {
+        "name": plan_name(args, spec),
+        "description": f"python -m locustfiles --target {args.target}: {spec.name} load, all targets at once",
+        "target": plan_target,
+        "cloud": {"model": args.model or "", "server_workers": args.server_workers},
+        "workloads": workloads,
+        "safety": safety,
+    }
+    return parse_plan(data, "python -m locustfiles options")
 
 
-def run_load(args: argparse.Namespace, config: LabConfig, settings: LoadSettings) -> RunDir:
-    """Everything `python -m locustfiles` does; returns the finished run dir."""
+def _load_section(spec: ShapeSpec, shape: AnyShape, plan: Plan, targets: list[TargetConfig]) -> dict[str, Any]:
+    """What the manifest's config.load says (the report reads a constant shape's configured rate there)."""
+    first = plan.http_workloads()[0]
+    return {"shape": shape.metadata(), "rate_rps": spec.rate_rps, "duration_s": spec.duration_s,
+            "targets": [t.name for t in targets], "arrivals": int(shape.arrival_offsets_s().size),
+            "processes": first.processes, "max_inflight": first.max_inflight, "max_lag_s": first.max_lag_s}  # fmt: skip
+
+
+def run_load(args: argparse.Namespace, config: LabConfig, settings: LoadSettings) -> RunContext:
+    """Everything `python -m locustfiles` does; the closed run context (status set)."""
     targets = resolve_targets(args.target, config)
-    plan = base_plan(args, settings)
-    shape = check_base(plan)
-    remote_plans(targets, plan)  # fail on a missing URL or missing consent before making a run dir
-    runs_root = Path(args.runs or settings.runs_dir)
-    load = {**dataclasses.asdict(plan), "shape": shape.metadata(), "targets": [t.name for t in targets],
-            "arrivals": int(shape.arrival_offsets_s().size)}  # fmt: skip
-    manifest_config = {"lab": config.as_dict(), "load": load}
-    run = RunDir.create(runs_root, plan.scenario, config=manifest_config)
-    say(f"run dir {run.path}")
+    spec = shape_spec(args, settings)
+    shape = check_shape(spec, args, settings)
+    check_remote(targets, args.yes_remote)  # a missing URL or consent fails before a run dir exists
+    plan = build_plan(args, settings, targets, spec)
+    names = [t.kind for t in targets]  # the records' target
+    say(f"{' and '.join(t.name for t in targets)} at the same time: {spec.name} peaking at {shape.peak_rps:g} rps "
+        f"over {shape.duration_s:g} s ({shape.arrival_offsets_s().size} requests each)")  # fmt: skip
+    progress = RunProgress(shape, names, args.progress_interval_s, say)
     try:
-        _run_targets(targets, plan, shape, run, config, args)
+        ctx = run_plan(plan, config, Path(args.runs or settings.runs_dir), progress.say)
     except KeyboardInterrupt:
-        run.finish(status="interrupted")
-        raise Interrupted(f"interrupted; every record written so far is in {run.path}") from None
-    except LabError:
-        run.finish(status="failed")
-        raise
-    run.finish(status="complete")
-    return run
+        progress.stop()
+        where = progress.run_path or "the run dir"
+        raise Interrupted(f"interrupted; every record written so far is in {where}") from None
+    progress.stop()
+    manifest_config = ctx.run.read_manifest().get("config") or {}
+    ctx.run.update_manifest(config={**manifest_config, "load": _load_section(spec, shape, plan, targets)})
+    return ctx
 
 
 def summary_lines(summary_json: Path) -> list[str]:

@@ -46,6 +46,7 @@ DISTRIBUTED_LEAD_S = 2.0  # the master sets the common schedule start this far a
 STOP_GRACE_S = 15.0  # past schedule + network timeout, the shape ends the test whatever happens
 STATE = ProcessState()
 _payloads: list[bytes] = []
+_OWN_RUN_DIR: list[str] = []  # a worker's own --lab-run-dir (from its command line)
 
 
 @events.init_command_line_parser.add_listener
@@ -55,6 +56,8 @@ def _add_arguments(parser: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_kwargs: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner) and environment.parsed_options is not None:
+        _OWN_RUN_DIR[:] = [environment.parsed_options.lab_run_dir or ""]  # before a master's options replace it
     if labcloud.wanted(environment):
         try:
             labcloud.start(environment)
@@ -70,13 +73,15 @@ def _decide(environment: Any) -> None:
     """Master or single process: the URL, the split among processes, the common start (sent to workers)."""
     opts, runner = environment.parsed_options, environment.runner
     opts.lab_url = labcloud.url_for(opts.lab_target) or environment.host or ""
+    given_start_s = float(getattr(opts, "lab_start_unix_s", 0.0) or 0.0)  # a plan's common start
     if isinstance(runner, MasterRunner):
         ids = _active_worker_ids(runner)
         opts.lab_slots = {worker_id: slot for slot, worker_id in enumerate(ids)}
         opts.lab_process_count = len(ids)
-        opts.lab_start_unix_s = time.time() + DISTRIBUTED_LEAD_S
+        opts.lab_start_unix_s = max(given_start_s, time.time() + DISTRIBUTED_LEAD_S)
     else:
-        opts.lab_slots, opts.lab_process_count, opts.lab_start_unix_s = {}, 1, 0.0
+        opts.lab_slots, opts.lab_process_count = {}, 1
+        opts.lab_start_unix_s = given_start_s
 
 
 def _prepare(environment: Any) -> None:
@@ -88,6 +93,7 @@ def _prepare(environment: Any) -> None:
     STATE.process_count = int(opts.lab_process_count)
     STATE.start_unix_s = float(opts.lab_start_unix_s)
     if isinstance(runner, WorkerRunner):
+        _check_same_run(opts.lab_run_dir)
         slot = opts.lab_slots.get(runner.client_id)
         if slot is None:
             raise LabError(f"worker {runner.client_id} joined after the test started; it sends nothing")
@@ -105,6 +111,15 @@ def _prepare(environment: Any) -> None:
         STATE.open_writer(STATE.run, plan.target, plan.scenario)
 
 
+def _check_same_run(master_run_dir: str) -> None:
+    """A worker started for one run refuses the plan of a master of another run (a foreign Locust that
+    holds the port this worker was told to join)."""
+    own = _OWN_RUN_DIR[0] if _OWN_RUN_DIR else ""
+    if own and Path(own).resolve() != Path(master_run_dir or ".").resolve():
+        raise LabError(f"this worker belongs to run {own} but joined a master of another run "
+                       f"({master_run_dir or 'no run dir'}); it sends nothing")  # fmt: skip
+
+
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     STATE.reset()
@@ -115,6 +130,9 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     except LabError as exc:
         STATE.refused = str(exc)
         log.error("load refused: %s", exc)
+    except Exception as exc:  # a bug must stop the test, not leave it running with nothing to send
+        STATE.refused = f"{type(exc).__name__}: {exc}"
+        log.exception("load refused: %s", STATE.refused)
 
 
 @events.test_stop.add_listener

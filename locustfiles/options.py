@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from labkit.errors import ConfigError
@@ -68,6 +69,13 @@ def add_lab_arguments(parser: Any, s: LoadSettings) -> None:
     g.add_argument("--lab-local-cloud", action="store_true", default=False,
                    help="start the local cloud at init when no --host is given", **hidden)  # fmt: skip
     g.add_argument("--lab-model", default="", help="local cloud model (default: config/localcloud.yaml)", **hidden)
+    g.add_argument("--lab-plan", default="", help="plan.json of a run: the workload's plan (wins over --lab-*)",
+                   **hidden)  # fmt: skip
+    g.add_argument("--lab-workload", default="", help="with --lab-plan: the http workload to run", **hidden)
+    g.add_argument("--lab-tag", default="", help="with --lab-plan: the records' scenario (a sweep's sub-run)",
+                   **hidden)  # fmt: skip
+    g.add_argument("--lab-start-unix-s", type=float, default=0.0,
+                   help="common schedule start (unix s) shared with the plan's other workloads", **hidden)  # fmt: skip
 
 
 def _optional_float(text: Any, name: str) -> float | None:
@@ -79,8 +87,31 @@ def _optional_float(text: Any, name: str) -> float | None:
         raise ConfigError(f"--{name}: expected a number, got {text!r}") from None
 
 
+def plan_from_workload(plan_json: str, workload_name: str, tag: str = "") -> LabPlan:
+    """The LabPlan of one http workload of a run's plan.json (how the experiment runner and
+    `python -m locustfiles` hand a plan to Locust: the file, not flags)."""
+    from experiments.plan import HttpWorkload, record_target
+    from experiments.planfile import read_plan_json
+
+    plan = read_plan_json(Path(plan_json))
+    try:
+        workload = plan.workload(workload_name)
+    except KeyError:
+        raise ConfigError(f"{plan_json}: no workload named {workload_name!r}") from None
+    if not isinstance(workload, HttpWorkload):
+        raise ConfigError(f"{plan_json}: workload {workload_name!r} is {workload.kind}, not http")
+    spec = workload.shape_spec()
+    return LabPlan(spec=spec, target=record_target(plan, workload), scenario=tag or workload.name,
+                   predict_path=workload.predict_path, images=workload.images, max_inflight=workload.max_inflight,
+                   max_lag_s=workload.max_lag_s, max_rate_rps=plan.safety.max_rate_rps,
+                   max_duration_s=plan.safety.max_duration_s, network_timeout_s=workload.network_timeout_s,
+                   yes_remote=plan.safety.allow_remote)  # fmt: skip
+
+
 def plan_from_options(opts: Any) -> LabPlan:
     """The plan Locust's parsed options describe (ConfigError naming the option when one is bad)."""
+    if getattr(opts, "lab_plan", ""):
+        return plan_from_workload(opts.lab_plan, opts.lab_workload, getattr(opts, "lab_tag", ""))
     spec = ShapeSpec(
         name=opts.lab_shape,
         rate_rps=float(opts.lab_rate_rps),

@@ -1,14 +1,16 @@
 """Progress of a running load test, read from the record files as Locust writes them (every process's).
 
 `RecordTail` reads only what was appended since the last look (complete lines), so it costs little and
-works the same for one process or many.
+works the same for one process or many. `RunProgress` prints a line per target while a plan runs.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +94,10 @@ class ProgressPrinter:
     def __call__(self) -> None:
         print(self.line(), flush=True)
 
+    @property
+    def arrivals(self) -> int:
+        return self._arrivals
+
     def line(self, now_unix_s: float | None = None) -> str:
         now = time.time() if now_unix_s is None else now_unix_s
         c = self.tail.poll()
@@ -104,3 +110,51 @@ class ProgressPrinter:
         return (f"[load {time.strftime('%H:%M:%S')}] {self.label}: {elapsed_s:5.0f}/{self.shape.duration_s:.0f} s  "
                 f"target {target_rps:6.1f} rps  achieved {achieved:6.1f} rps  records {c.records}/{self._arrivals}  "
                 f"ok {c.ok}  errors {c.errors}  dropped {c.dropped}")  # fmt: skip
+
+
+class RunProgress:
+    """Progress lines for every target of a run while `experiments.runner.run_plan` runs it.
+
+    `say` is handed to run_plan as its message function: it prints each message and, on the runner's
+    `run dir PATH` message, starts a thread that prints one ProgressPrinter line per target (once it has
+    records) every `interval_s`. `stop()` ends the thread and prints each target's last line.
+    """
+
+    def __init__(self, shape: AnyShape, targets: list[str], interval_s: float, say: Callable[[str], None]) -> None:
+        self.shape, self.targets, self.interval_s, self._say = shape, targets, max(0.2, interval_s), say
+        self.run_path: Path | None = None
+        self.printers: list[ProgressPrinter] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._finished: set[str] = set()
+
+    def say(self, message: str) -> None:
+        self._say(message)
+        if message.startswith("run dir ") and self._thread is None:
+            self.run_path = Path(message.removeprefix("run dir ").strip())
+            records_dir = self.run_path / "records"
+            tails = {t: RecordTail(records_dir, f"locust-{t}-") for t in self.targets}
+            self.printers = [ProgressPrinter(tail, self.shape, t) for t, tail in tails.items()]
+            self._thread = threading.Thread(target=self._loop, name="load-progress", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._print(only_started=True)
+
+    def _print(self, only_started: bool) -> None:
+        """A line per target; in the loop only for targets that have started and not yet finished."""
+        for printer in self.printers:
+            line = printer.line()
+            records = printer.tail.counts.records
+            if not only_started or (records > 0 and printer.label not in self._finished):
+                print(line, flush=True)
+            if records >= printer.arrivals:
+                self._finished.add(printer.label)
+
+    def stop(self, final: bool = True) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if final:
+                self._print(only_started=False)

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from labkit.records import RequestRecord
 
-# headers the local platform adds with facts only it knows (API Gateway on AWS does not send them)
-PLATFORM_HEADERS = {
+
+def _flag(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return text == "true"
+
+
+# headers the local platform adds with facts only it knows (API Gateway on AWS does not send them; there the
+# REPORT lines give the same figures). `init_ms` and `max_memory_used_mb` are the platform's measures (REPORT
+# Init Duration and Max Memory Used); the body's same-named keys are the handler's own and go to
+# `handler_init_ms` / `handler_peak_rss_mb` (labkit.records.FUNCTION_FIELDS). Recorded on failures too.
+PLATFORM_HEADERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "x-loadlab-duration-ms": ("duration_ms", float),
     "x-loadlab-billed-ms": ("billed_ms", int),
     "x-loadlab-request-id": ("function_request_id", str),
+    "x-loadlab-cold-start": ("cold_start", _flag),
+    "x-loadlab-init-ms": ("init_ms", float),
+    "x-loadlab-max-memory-mb": ("max_memory_used_mb", float),
+    "x-loadlab-memory-mb": ("memory_mb", int),
+    "x-loadlab-instance-id": ("instance_id", str),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from labkit.errors import ConfigError
-from labkit.net import is_loopback_host
+from labkit.net import loopback_problem
 
 
 def check_rate(peak_rps: float, max_rate_rps: float) -> None:
@@ -26,7 +26,10 @@ def check_duration(duration_s: float, max_duration_s: float) -> None:
 
 def url_host(url: str) -> str:
     """The host of an http(s) URL (ConfigError for anything else)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ in an IPv6 host
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"target URL {url!r} is not an http:// or https:// URL with a host")
     return parts.hostname
@@ -35,8 +38,11 @@ def url_host(url: str) -> str:
 def check_host(url: str, yes_remote: bool) -> None:
     """Refuse to send load off this machine unless the caller confirmed it."""
     host = url_host(url)
-    if not is_loopback_host(host) and not yes_remote:
+    if yes_remote:
+        return  # consent given: no need to resolve the name
+    problem = loopback_problem(host)
+    if problem:
         raise ConfigError(
-            f"{url} is not on this machine (host {host!r}); sending load there costs money and may hit "
+            f"{url} is not on this machine ({problem}); sending load there costs money and may hit "
             "someone else's service: confirm with --yes-remote"
         )

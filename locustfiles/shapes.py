@@ -24,6 +24,10 @@ from labkit.errors import ConfigError
 
 RateFn = Callable[[np.ndarray], np.ndarray]
 GRID_STEP_S = 0.01
+# Checked before anything is allocated: the 0.01-s rate grid (8 bytes a point; 20 M points is 55.6 h) and
+# the number of arrivals (bounded by peak rate x duration).
+MAX_GRID_POINTS = 20_000_000
+MAX_ARRIVALS = 50_000_000
 SHAPE_NAMES = ("ramp", "constant", "steps", "spike", "trace")
 DEFAULT_TRACE = Path(__file__).resolve().parent.parent / "traces" / "fifa98.csv"
 
@@ -36,10 +40,10 @@ class Shape:
 
     def arrival_offsets_s(self) -> np.ndarray:
         """Intended send offsets (seconds from the start), increasing."""
-        steps = max(2, math.ceil(self.duration_s / GRID_STEP_S) + 1)
-        grid_s = np.linspace(0.0, self.duration_s, steps)
+        grid_s = np.linspace(0.0, self.duration_s, _grid_points(self.duration_s))
         rates = np.clip(self.rate_fn(grid_s), 0.0, None)
         cumulative = np.concatenate(([0.0], np.cumsum((rates[1:] + rates[:-1]) / 2 * np.diff(grid_s))))
+        _check_arrivals(float(cumulative[-1]), f"--duration-s {self.duration_s:g}")
         total = math.floor(cumulative[-1] + 1e-9)
         if total == 0:
             return np.empty(0)
@@ -52,7 +56,7 @@ class Shape:
 
     @property
     def peak_rps(self) -> float:
-        grid_s = np.linspace(0.0, self.duration_s, max(2, math.ceil(self.duration_s / GRID_STEP_S) + 1))
+        grid_s = np.linspace(0.0, self.duration_s, _grid_points(self.duration_s))
         return float(np.max(self.rate_fn(grid_s)))
 
     def metadata(self) -> dict[str, Any]:
@@ -87,18 +91,21 @@ AnyShape = Shape | TraceShape
 
 def constant(rate_rps: float, duration_s: float) -> Shape:
     _check_positive(rate_rps=rate_rps, duration_s=duration_s)
+    _check_budget(rate_rps, duration_s)
     return Shape("constant", duration_s, lambda t: np.full_like(t, rate_rps, dtype=float))
 
 
 def ramp(peak_rps: float, duration_s: float, start_rps: float = 0.0) -> Shape:
     """Linear ramp from `start_rps` to `peak_rps` over `duration_s` (the published 0 -> 100 rps run)."""
     _check_positive(peak_rps=peak_rps, duration_s=duration_s)
+    _check_budget(max(peak_rps, start_rps), duration_s)
     return Shape("ramp", duration_s, lambda t: start_rps + (peak_rps - start_rps) * t / duration_s)
 
 
 def steps(peak_rps: float, duration_s: float, step_count: int = 5) -> Shape:
     """`step_count` equal-length plateaus at peak/n, 2 peak/n, ..., peak."""
     _check_positive(peak_rps=peak_rps, duration_s=duration_s, step_count=step_count)
+    _check_budget(peak_rps, duration_s)
     if int(step_count) != step_count:
         raise ConfigError(f"shape steps: step_count must be a whole number, got {step_count}")
     width_s = duration_s / step_count
@@ -113,6 +120,7 @@ def steps(peak_rps: float, duration_s: float, step_count: int = 5) -> Shape:
 def spike(peak_rps: float, duration_s: float, base_rps: float, spike_at_s: float, spike_s: float) -> Shape:
     """`base_rps` throughout, and `peak_rps` during [spike_at_s, spike_at_s + spike_s)."""
     _check_positive(peak_rps=peak_rps, duration_s=duration_s, spike_s=spike_s)
+    _check_budget(peak_rps, duration_s)
     if not 0 <= base_rps <= peak_rps:
         raise ConfigError(f"shape spike: base_rps must be within 0..peak ({peak_rps}), got {base_rps}")
     if not 0 <= spike_at_s < duration_s:
@@ -133,9 +141,12 @@ def trace(
 ) -> TraceShape:
     """The trace window [start, end) compressed to last `duration_s` and scaled so its busiest bin is at
     `peak_rps`. `process` "poisson" draws seeded arrivals (the same seed gives the same schedule everywhere)."""
+    from traces import MAX_ARRIVALS as TRACE_MAX_ARRIVALS
     from traces import build_schedule, load_trace
 
     _check_positive(peak_rps=peak_rps, duration_s=duration_s)
+    what = f"--peak-rps {peak_rps:g} over --duration-s {duration_s:g}"
+    _check_arrivals(peak_rps * duration_s, what, TRACE_MAX_ARRIVALS)  # the busiest bin is at the peak
     series = load_trace(path)
     probe = build_schedule(series, start=start or None, end=end or None, scale=0.0)  # window length only
     speedup = probe.duration_s / duration_s
@@ -202,3 +213,29 @@ def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise ConfigError(f"shape: {name} must be > 0, got {value}")
+
+
+def _grid_points(duration_s: float) -> int:
+    """Points of the 0.01-s rate grid over `duration_s`; ConfigError (before allocating) above MAX_GRID_POINTS."""
+    points = duration_s / GRID_STEP_S + 1
+    if not points <= MAX_GRID_POINTS:  # also NaN and inf
+        raise ConfigError(
+            f"shape: --duration-s {duration_s:g} is too long for one schedule (at most "
+            f"{(MAX_GRID_POINTS - 1) * GRID_STEP_S:,.0f} s, a {GRID_STEP_S:g}-s rate grid of {MAX_GRID_POINTS:,} "
+            "points); shorten --duration-s"
+        )
+    return max(2, math.ceil(duration_s / GRID_STEP_S) + 1)
+
+
+def _check_arrivals(count: float, what: str, limit: int = MAX_ARRIVALS) -> None:
+    if not count <= limit:  # also NaN and inf
+        raise ConfigError(
+            f"shape: {what} would schedule up to {count:.4g} requests, more than {limit:,} in one run; "
+            "lower --duration-s or --peak-rps"
+        )
+
+
+def _check_budget(peak_rps: float, duration_s: float) -> None:
+    """Refuse, before any array is made, a shape whose rate grid or arrival count would be absurd."""
+    _grid_points(duration_s)
+    _check_arrivals(peak_rps * duration_s, f"--peak-rps {peak_rps:g} over --duration-s {duration_s:g}")

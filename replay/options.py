@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from labkit.errors import ConfigError, InputError
+from labkit.net import loopback_problem
 from traces import CountSeries, Schedule, Timestamps, build_schedule, load_trace
+from traces.schedule import OptionNames
 
 DEFAULT_WINDOW = "19:00,23:00"  # FIFA'98 1998-06-30 evening: England v Argentina, peak minute 21:42 GMT
 DEFAULT_SPEEDUP = 160.0  # 4 h in 90 s
@@ -24,6 +27,9 @@ DEFAULT_PEAK_RPS = 10.0
 DEFAULT_PROCESS = "poisson"
 DEFAULT_SEED = 1998
 DEFAULT_MAX_UPLOADS = 100_000
+MAX_UPLOADS_CEILING = 100_000_000  # every upload's key and record are held in memory (as a plan's max_uploads)
+CLI_NAMES = OptionNames(speedup="--speedup", scale="--peak-rps/--mean-rps", peak_rps="--peak-rps",
+                        mean_rps="--mean-rps", max_count="--max-uploads", window="--window")  # fmt: skip
 TARGETS = ("local", "aws")
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -72,6 +78,11 @@ class ReplayOptions:
     resume: Path | None = None
     yes: bool = False
     write_report: bool = True
+    start_at_unix_s: float | None = None  # an experiment's common clock: the schedule's first instant
+    records_prefix: str = ""  # an experiment's workload: records/<prefix>replay.csv, <prefix>s3-results.csv
+
+    def __post_init__(self) -> None:
+        check_s3_endpoint(self.s3_endpoint, self.yes)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON for the manifest; `FIXED_ON_RESUME` of it is what `--resume` re-reads."""
@@ -80,6 +91,22 @@ class ReplayOptions:
         out["resume"] = str(self.resume) if self.resume else None
         out["report_logs"] = list(self.report_logs)
         return out
+
+
+def check_s3_endpoint(endpoint: str, yes: bool) -> None:
+    """Refuse uploads to an --s3-endpoint off this machine (by the addresses its host resolves to) without --yes."""
+    if not endpoint or yes:
+        return
+    try:
+        parts = urlsplit(endpoint)
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--s3-endpoint {endpoint!r} is not an http:// or https:// URL with a host")
+    problem = loopback_problem(parts.hostname)
+    if problem:
+        raise ConfigError(f"--s3-endpoint {endpoint} is not on this machine ({problem}); uploads there may cost "
+                          "money and trigger someone else's functions: add --yes to confirm")  # fmt: skip
 
 
 # what a resume takes from the manifest (the schedule, and what and where is uploaded: keys depend on them)
@@ -137,12 +164,15 @@ def build_trace_schedule(spec: ScheduleSpec) -> Schedule:
     if actual != spec.trace_sha256:
         raise InputError(f"{path}: the trace changed since the run started (sha256 {actual[:12]}..., "
                          f"expected {spec.trace_sha256[:12]}...); restore it to resume")  # fmt: skip
+    if not 1 <= spec.max_uploads <= MAX_UPLOADS_CEILING:
+        raise ConfigError(f"--max-uploads {spec.max_uploads}: give 1 to {MAX_UPLOADS_CEILING:,} (every upload's "
+                          "key and record are held in memory)")  # fmt: skip
     trace = load_trace(path)
     start, end = parse_window(spec.window, trace)
     try:
         schedule = build_schedule(trace, start=start, end=end, speedup=spec.speedup, peak_rps=spec.peak_rps,
                                   mean_rps=spec.mean_rps, process=spec.process, seed=spec.seed,
-                                  max_count=spec.max_uploads)  # fmt: skip
+                                  max_count=spec.max_uploads, names=CLI_NAMES)  # fmt: skip
     except ConfigError as exc:
         if start is None and end is None:
             raise

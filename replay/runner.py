@@ -153,7 +153,7 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
 def _plan(options: ReplayOptions, run: RunDir, schedule: Schedule) -> Segment:
     images = image_set(options.images or None, options.image_count)
     keys = [object_key(run.run_id, i, images[i % len(images)].name) for i in range(len(schedule))]
-    uploads_path = run.records_dir / f"{UPLOADS_PRODUCER}.csv"
+    uploads_path = run.records_dir / f"{options.records_prefix}{UPLOADS_PRODUCER}.csv"
     repair_tail(uploads_path)
     existing = list(iter_records(uploads_path)) if uploads_path.is_file() else []
     done = done_indexes(existing, keys)
@@ -203,9 +203,12 @@ def _send_and_collect(seg: Segment, target: S3Target, workers: int) -> bool:
             seg.collector.want(seg.keys[i] for i in sorted(set(range(len(seg.keys))) - set(seg.pending)))
         seg.stats.results_found(len(seg.collector.docs))
         seg.collector.start()
-    seg.writer = LockedWriter(seg.run.writer(UPLOADS_PRODUCER))
+    seg.writer = LockedWriter(seg.run.writer(f"{opts.records_prefix}{UPLOADS_PRODUCER}"))
     progress = ProgressLine(seg.stats, results_expected=seg.collector is not None).start()
-    intended, base_s = rebased_times(seg.schedule.offsets_s, seg.pending, time.time() + START_LEAD_S)
+    if opts.start_at_unix_s:  # an experiment's clock: slot i at start + its own schedule offset
+        intended, base_s = opts.start_at_unix_s + seg.schedule.offsets_s[seg.pending], 0.0
+    else:
+        intended, base_s = rebased_times(seg.schedule.offsets_s, seg.pending, time.time() + START_LEAD_S)
     seg.base = {"schedule_offset_s": base_s, "start_unix_s": float(intended[0])}
     interrupted = False
     try:
@@ -285,9 +288,10 @@ def _join(seg: Segment, outcome: Outcome) -> None:
         return
     platform_log = _copy_platform_logs(seg.run)
     log_paths = ([platform_log] if platform_log else []) + [Path(p) for p in seg.options.report_logs]
-    uploads = final_uploads(iter_records(seg.run.records_dir / f"{UPLOADS_PRODUCER}.csv"))
+    prefix = seg.options.records_prefix
+    uploads = final_uploads(iter_records(seg.run.records_dir / f"{prefix}{UPLOADS_PRODUCER}.csv"))
     joined = final_join(uploads, docs, report_lines(log_paths), _missing_note(seg, outcome.status))
-    write_records_atomically(seg.run.records_dir / f"{RESULTS_PRODUCER}.csv", joined)
+    write_records_atomically(seg.run.records_dir / f"{prefix}{RESULTS_PRODUCER}.csv", joined)
     outcome.missing = sum(r.error_kind == "missing_result" for r in joined)
     outcome.joined = len(joined) - outcome.missing
     ok = [r for r in joined if r.ok and r.latency_ms is not None]
@@ -322,5 +326,6 @@ def _finish(seg: Segment, target: S3Target | None, *, interrupted: bool, say: Sa
     uploaded_ok = snap.already_done + snap.ok
     seg.run.finish(status=status, segments=segments, uploads_total=snap.total, uploads_ok=uploaded_ok)
     if status == "failed":
-        raise TargetError(f"every upload failed (see {seg.run.records_dir / 'replay.csv'}, error_message)")
+        uploads_csv = seg.run.records_dir / f"{seg.options.records_prefix}{UPLOADS_PRODUCER}.csv"
+        raise TargetError(f"every upload failed (see {uploads_csv}, error_message)")
     return outcome

@@ -20,7 +20,7 @@ import numpy as np
 
 from labkit.errors import ConfigError, InputError
 from traces.fileio import data_lines, split_fields
-from traces.series import CountSeries, describe, to_unix_s
+from traces.series import MAX_BIN_COUNT, CountSeries, describe, time_range_problem, to_unix_s
 
 KEY_COLUMNS = ("HashOwner", "HashApp", "HashFunction", "Trigger")
 MINUTES_PER_DAY = 1440
@@ -62,12 +62,17 @@ def _parse_row(path: str | Path, line: int, text: str) -> AzureFunctionRow:
     fields = split_fields(path, line, text, len(HEADER), "HashOwner,HashApp,HashFunction,Trigger,1..1440")
     try:
         counts = np.array(fields[4:], dtype=np.int64)
-    except ValueError:
-        column = next(i for i, f in enumerate(fields[4:], start=1) if not re.fullmatch(r"[+-]?\d+", f))
-        raise InputError(f"{path}:{line}: minute {column}: {fields[3 + column]!r} is not an integer") from None
-    if counts.min() < 0:
-        column = int(np.argmax(counts < 0)) + 1
-        raise InputError(f"{path}:{line}: minute {column}: count {counts[column - 1]} is negative")
+    except (ValueError, OverflowError):
+        column = next((i for i, f in enumerate(fields[4:], start=1) if not _is_bin_count(f)), 1)
+        text = fields[3 + column]
+        raise InputError(
+            f"{path}:{line}: minute {column}: {text[:40]!r} is not an integer from 0 to {MAX_BIN_COUNT:,}"
+        ) from None
+    if counts.min() < 0 or counts.max() > MAX_BIN_COUNT:
+        column = int(np.argmax((counts < 0) | (counts > MAX_BIN_COUNT))) + 1
+        raise InputError(
+            f"{path}:{line}: minute {column}: count {counts[column - 1]} is not within 0..{MAX_BIN_COUNT:,}"
+        )
     return AzureFunctionRow(*fields[:4], counts=counts, line=line)
 
 
@@ -111,13 +116,21 @@ def load_azure_counts(
     day = day if day is not None else _day_from_name(path)
     if day < 1:
         raise ConfigError(f"day must be >= 1, got {day}")
-    start_s = int(to_unix_s(origin)) + (day - 1) * 86_400
+    start_s = to_unix_s(origin) + (day - 1) * 86_400.0
+    problem = time_range_problem(start_s) or time_range_problem(start_s + 86_400)
+    if problem:
+        raise ConfigError(f"origin={origin!r} and day={day}: the trace's day {problem}")
+    start_s = int(start_s)
     starts = start_s + 60 * np.arange(MINUTES_PER_DAY, dtype=np.int64)
     total = np.sum([r.counts for r in picked], axis=0, dtype=np.int64)
     what = f"Azure Functions day {day}, {len(picked)} function(s)"
     if trigger:
         what += f", trigger={trigger}"
     return CountSeries(starts, total, 60, describe(path, what))
+
+
+def _is_bin_count(text: str) -> bool:
+    return re.fullmatch(r"[+-]?\d{1,13}", text) is not None and abs(int(text)) <= MAX_BIN_COUNT
 
 
 def _day_from_name(path: str | Path) -> int:

@@ -23,10 +23,14 @@ import numpy as np
 
 from labkit.errors import ConfigError, InputError
 from traces.fileio import data_lines, split_fields
-from traces.series import BIN_SIZES_S, CountSeries, describe
+from traces.series import BIN_SIZES_S, MAX_BIN_COUNT, CountSeries, describe, time_range_problem
 
 TIME_COLUMNS = {"minute_utc": 60, "second_utc": 1, "time": None, "timestamp": None, "unix_s": None}
 COUNT_COLUMNS = ("requests", "count", "counts", "invocations", "arrivals")
+BIN_HEADER_HINT = (
+    "say the bin size with a first line 'minute_utc,requests' (1-minute bins) or 'second_utc,requests' "
+    "(1-second bins), or from Python with load_trace(path, bin_s=60)"
+)
 
 
 def load_counts_csv(path: str | Path, *, bin_s: int | None = None) -> CountSeries:
@@ -96,10 +100,11 @@ def _parse_time(path: str | Path, line: int, text: str, numeric: bool) -> int:
     if numeric:
         try:
             value = float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             value = float("nan")
         if not value.is_integer():
             raise InputError(f"{path}:{line}: time {text!r} is not a whole number of Unix seconds")
+        _check_time_range(path, line, text, value)
         return int(value)
     try:
         moment = datetime.fromisoformat(text)
@@ -110,16 +115,32 @@ def _parse_time(path: str | Path, line: int, text: str, numeric: bool) -> int:
     stamp = moment.timestamp()
     if not stamp.is_integer():
         raise InputError(f"{path}:{line}: time {text!r} is not on a whole second")
+    _check_time_range(path, line, text, stamp)
     return int(stamp)
+
+
+def _check_time_range(path: str | Path, line: int, text: str, stamp: float) -> None:
+    problem = time_range_problem(stamp)
+    if problem:
+        raise InputError(f"{path}:{line}: time {_short(text)} {problem}")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A field for a message, cut to `limit` characters (a 10,000-digit number stays readable)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def _parse_count(path: str | Path, line: int, text: str) -> int:
     try:
         value = int(text)
-    except ValueError as exc:
-        raise InputError(f"{path}:{line}: count {text!r} is not an integer") from exc
+    except ValueError as exc:  # also a number of more than 4,300 digits
+        raise InputError(f"{path}:{line}: count {_short(text)} is not an integer") from exc
     if value < 0:
-        raise InputError(f"{path}:{line}: count {value} is negative")
+        raise InputError(f"{path}:{line}: count {_short(text)} is negative")
+    if value > MAX_BIN_COUNT:
+        raise InputError(
+            f"{path}:{line}: count {_short(text)} is above {MAX_BIN_COUNT:,}, the most requests one bin may hold"
+        )
     return value
 
 
@@ -135,10 +156,10 @@ def _check_order(path: str | Path, rows: list[tuple[int, str]], times: np.ndarra
 
 def _infer_bin(path: str | Path, times: np.ndarray) -> int:
     if times.size < 2:
-        raise InputError(f"{path}: cannot infer the bin size from a single row; pass bin_s=1 or 60")
+        raise InputError(f"{path}: cannot infer the bin size from a single row; {BIN_HEADER_HINT}")
     step = int(np.diff(times).min())
     if step not in BIN_SIZES_S:
-        raise InputError(f"{path}: smallest time step is {step} s, not 1 or 60; pass bin_s explicitly")
+        raise InputError(f"{path}: smallest time step is {step} s, not 1 or 60; {BIN_HEADER_HINT}")
     return step
 
 

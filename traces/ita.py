@@ -151,5 +151,6 @@ def _check_sorted(path: str | Path, timestamps: np.ndarray, previous_ts: int, of
         raise InputError(
             f"{path}: record #{index} (byte offset {offset + i * RECORD_BYTES}) has timestamp {ts[i]}, "
             f"earlier than the previous record's {before}; the ITA format is sorted by time "
-            "(pass require_sorted=False to accept unsorted records)"
+            "(sort the records by time, or load the file from Python with "
+            "load_trace(path, require_sorted=False) to accept it)"
         )

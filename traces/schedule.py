@@ -31,6 +31,29 @@ MAX_ARRIVALS = 10_000_000
 
 
 @dataclass(frozen=True)
+class OptionNames:
+    """How a caller's users spell `build_schedule`'s parameters, for its error messages (a CLI passes its
+    flags, e.g. max_count="--max-uploads"; the default is the Python keyword names)."""
+
+    speedup: str = "speedup"
+    scale: str = "scale"
+    peak_rps: str = "peak_rps"
+    mean_rps: str = "mean_rps"
+    max_count: str = "max_count"
+    window: str = "start/end"
+
+    def show(self, name: str, value: float) -> str:
+        """'max_count=1,000' or '--max-uploads 1000' (how a user would write it)."""
+        spelled = getattr(self, name)
+        if spelled.startswith("-"):
+            return f"{spelled} {value:g}"
+        return f"{spelled}={value:,}" if isinstance(value, int) else f"{spelled}={value!r}"
+
+
+PYTHON_NAMES = OptionNames()
+
+
+@dataclass(frozen=True)
 class Schedule:
     """Sorted intended send offsets (s from the schedule start) plus the target rate curve behind them."""
 
@@ -103,28 +126,32 @@ def build_schedule(
     process: str = "uniform",
     seed: int | None = None,
     max_count: int = MAX_ARRIVALS,
+    names: OptionNames = PYTHON_NAMES,
 ) -> Schedule:
-    """Window, compress, scale and spread a trace into a `Schedule` (see the module docstring)."""
-    _check_positive("speedup", speedup)
+    """Window, compress, scale and spread a trace into a `Schedule` (see the module docstring); `names`
+    spell the parameters in error messages."""
+    _check_positive(names.speedup, speedup)
     if process not in PROCESSES:
         raise ConfigError(f"unknown arrival process {process!r}; expected one of {', '.join(PROCESSES)}")
     if isinstance(trace, Timestamps):
         if process == "exact":
-            return _exact_schedule(trace, start, end, speedup, (scale, peak_rps, mean_rps), max_count)
+            return _exact_schedule(trace, start, end, speedup, (scale, peak_rps, mean_rps), max_count, names)
         trace = trace.to_counts(bin_s=1)
     elif process == "exact":
         raise ConfigError("process 'exact' needs a Timestamps trace; count series take 'uniform' or 'poisson'")
     window, lo_s, hi_s = _window(trace, start, end)
     width_s = trace.bin_s / speedup
     duration_s = (hi_s - lo_s) / speedup
-    factor = _scale_factor(window, width_s, duration_s, scale, peak_rps, mean_rps)
-    expected = window.counts * factor
-    _check_size(float(expected.sum()), max_count)
+    _check_compression(width_s, duration_s, speedup, names)
+    factor = _scale_factor(window, width_s, duration_s, (scale, peak_rps, mean_rps), names)
+    with np.errstate(over="ignore"):  # an overflow gives inf, which _check_size refuses
+        expected = window.counts * factor
+    _check_size(float(expected.sum()), max_count, names, rates=(scale, peak_rps, mean_rps))
     if process == "poisson" and seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     rng = np.random.default_rng(seed)
     per_bin = _poisson_counts(expected, rng) if process == "poisson" else _rounded_counts(expected)
-    _check_size(float(per_bin.sum()), max_count)
+    _check_size(float(per_bin.sum()), max_count, names, rates=(scale, peak_rps, mean_rps))
     bin_offsets_s = (window.start_unix_s - lo_s) / speedup
     offsets = _place(bin_offsets_s, per_bin, width_s, process, rng)
     return Schedule(
@@ -168,23 +195,36 @@ def _scale_factor(
     window: CountSeries,
     width_s: float,
     duration_s: float,
-    scale: float | None,
-    peak_rps: float | None,
-    mean_rps: float | None,
+    rates: tuple[float | None, float | None, float | None],
+    names: OptionNames,
 ) -> float:
-    given = {k: v for k, v in (("scale", scale), ("peak_rps", peak_rps), ("mean_rps", mean_rps)) if v is not None}
+    """The factor on every bin's count: `scale` itself, or the one that brings the peak or mean rate to
+    `peak_rps` or `mean_rps` (`rates` is (scale, peak_rps, mean_rps), at most one given)."""
+    given = {k: v for k, v in zip(("scale", "peak_rps", "mean_rps"), rates, strict=True) if v is not None}
     if len(given) > 1:
-        raise ConfigError(f"give at most one of scale, peak_rps, mean_rps (got {', '.join(given)})")
+        raise ConfigError(f"give at most one of {', '.join(getattr(names, k) for k in given)}")
     if not given:
         return 1.0
     [(name, value)] = given.items()
-    _check_positive(name, value, allow_zero=name == "scale")
+    _check_positive(getattr(names, name), value, allow_zero=name == "scale")
     if name == "scale":
         return float(value)
     if window.total == 0:
-        raise ConfigError(f"cannot scale to {name}={value}: the window has no requests")
+        raise ConfigError(f"cannot scale to {names.show(name, value)}: the window has no requests")
     base_rps = window.counts.max() / width_s if name == "peak_rps" else window.total / duration_s
-    return float(value) / float(base_rps)
+    factor = float(value) / float(base_rps)
+    if not math.isfinite(factor):
+        raise ConfigError(f"{names.show(name, value)} is out of range: it needs an infinite scale factor")
+    return factor
+
+
+def _check_compression(width_s: float, duration_s: float, speedup: float, names: OptionNames) -> None:
+    """The compressed bins must have a finite, non-zero width (an absurd speedup makes them 0 or inf)."""
+    if not (math.isfinite(width_s) and width_s > 0 and math.isfinite(duration_s)):
+        raise ConfigError(
+            f"{names.show('speedup', speedup)} squeezes or stretches the trace out of range "
+            f"(its bins would last {width_s:g} s); give a speedup nearer 1"
+        )
 
 
 def _rounded_counts(expected: np.ndarray) -> np.ndarray:
@@ -217,6 +257,7 @@ def _exact_schedule(
     speedup: float,
     scaling: tuple[float | None, ...],
     max_count: int,
+    names: OptionNames,
 ) -> Schedule:
     if any(v is not None for v in scaling):
         raise ConfigError("process 'exact' cannot rescale; use 'uniform' or 'poisson' to scale an arrival trace")
@@ -228,9 +269,10 @@ def _exact_schedule(
     kept = times[(times >= lo_s) & (times < hi_s)]
     if hi_s <= lo_s or not kept.size:
         raise ConfigError(f"window [{start}, {end}) holds no arrivals of {trace.source}")
-    _check_size(float(kept.size), max_count)
+    _check_size(float(kept.size), max_count, names, rates=())
     curve = Timestamps(kept).to_counts(bin_s=1)  # the rate curve: arrivals per whole second
     width_s = 1.0 / speedup
+    _check_compression(width_s, (hi_s - lo_s) / speedup, speedup, names)
     return Schedule(
         offsets_s=(kept - lo_s) / speedup,
         bin_offsets_s=(curve.start_unix_s - lo_s) / speedup,
@@ -253,9 +295,16 @@ def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> Non
         raise ConfigError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
 
 
-def _check_size(expected_count: float, max_count: int) -> None:
-    if expected_count > max_count:
-        raise ConfigError(
-            f"schedule would hold {expected_count:,.0f} arrivals, more than max_count={max_count:,}; "
-            "narrow the window, lower scale/peak_rps/mean_rps, or raise max_count"
-        )
+def _check_size(expected_count: float, max_count: int, names: OptionNames, rates: tuple[float | None, ...]) -> None:
+    """Refuse a schedule above `max_count` arrivals (an infinite or NaN count is above it too)."""
+    if expected_count <= max_count:
+        return
+    count = f"{expected_count:,.0f}" if expected_count < 1e15 else f"{expected_count:.3g}"
+    given = [k for k, v in zip(("scale", "peak_rps", "mean_rps"), rates, strict=False) if v is not None]
+    hints = [f"narrow the window ({names.window})"]
+    hints += [f"lower {getattr(names, k)}" for k in given]
+    hints += [f"raise {names.speedup}" for k in given if k != "scale"]  # a fixed rate over a shorter time
+    raise ConfigError(
+        f"schedule would hold {count} arrivals, more than {names.show('max_count', max_count)}; "
+        f"{', '.join(hints)}, or raise {names.max_count}"
+    )

@@ -6,6 +6,7 @@ e.g. minutes in which nobody made a request); a gap is a bin with count 0, and `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,23 @@ import numpy as np
 from labkit.errors import ConfigError
 
 BIN_SIZES_S = (1, 60)
+# What a trace may hold: times within years 0001..9999 (so every bin start and end has a date), at most
+# 10^12 requests in one bin, and totals that stay exact in int64.
+EARLIEST_UNIX_S = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
+LATEST_UNIX_S = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp())
+MAX_BIN_COUNT = 10**12
+MAX_TOTAL_COUNT = 2**62
+
+
+def time_range_problem(t_s: float) -> str:
+    """Why `t_s` cannot be a trace time ('' when it can)."""
+    if not math.isfinite(t_s):
+        return "is not finite"
+    if t_s > LATEST_UNIX_S:
+        return f"is after {iso_utc(LATEST_UNIX_S)}, the latest time a trace may hold"
+    if t_s < EARLIEST_UNIX_S:
+        return f"is before {iso_utc(EARLIEST_UNIX_S)}, the earliest time a trace may hold"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,8 @@ class CountSeries:
             raise ConfigError(f"CountSeries: {starts.shape} starts vs {counts.shape} counts (need equal 1-D)")
         if counts.size and counts.min() < 0:
             raise ConfigError("CountSeries: counts must be >= 0")
+        if counts.size and float(counts.sum(dtype=np.float64)) > MAX_TOTAL_COUNT:
+            raise ConfigError(f"{self.source or 'CountSeries'}: the counts add up to more than {MAX_TOTAL_COUNT:.3g}")
         steps = np.diff(starts)
         if steps.size and (steps.min() <= 0 or np.any(steps % self.bin_s)):
             raise ConfigError(f"CountSeries: starts must increase by multiples of bin_s={self.bin_s}")
@@ -127,14 +147,20 @@ def counts_from_times(
     return CountSeries(uniq * bin_s, counts, bin_s, source)
 
 
-def to_unix_s(value: str | float | int) -> float:
-    """ISO date/time (naive = GMT) or a number of Unix seconds -> Unix seconds."""
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+def _as_number(value: str | float | int) -> float | None:
     try:
         return float(value)
-    except ValueError:
-        pass
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
+        return None
+
+
+def to_unix_s(value: str | float | int) -> float:
+    """ISO date/time (naive = GMT) or a number of Unix seconds -> Unix seconds."""
+    number = _as_number(value)
+    if number is not None or not isinstance(value, str):
+        if number is None or not math.isfinite(number):
+            raise ConfigError(f"not a finite time: {value!r} (give an ISO date/time or Unix seconds)")
+        return number
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
@@ -145,8 +171,11 @@ def to_unix_s(value: str | float | int) -> float:
 
 
 def iso_utc(unix_s: float) -> str:
-    """Unix seconds -> 'YYYY-MM-DDTHH:MM:SSZ'."""
-    return datetime.fromtimestamp(float(unix_s), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Unix seconds -> 'YYYY-MM-DDTHH:MM:SSZ' (for messages too: a time with no date is shown in seconds)."""
+    try:
+        return datetime.fromtimestamp(float(unix_s), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{float(unix_s):.6g} s since 1970-01-01 (no calendar date)"
 
 
 def describe(path: str | Path, what: str) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from labkit.errors import InputError
 from traces.fileio import data_lines
-from traces.series import Timestamps, describe
+from traces.series import EARLIEST_UNIX_S, LATEST_UNIX_S, Timestamps, describe, time_range_problem
 
 
 def load_timestamps(path: str | Path, *, sort: bool = False) -> Timestamps:
@@ -31,9 +31,11 @@ def load_timestamps(path: str | Path, *, sort: bool = False) -> Timestamps:
     except ValueError:
         line, text = next((n, t) for n, t in lines if not _is_float(t))
         raise InputError(f"{path}:{line}: {text!r} is not a time in seconds") from None
-    bad = np.flatnonzero(~np.isfinite(times))
+    bad = np.flatnonzero(~np.isfinite(times) | (times > LATEST_UNIX_S) | (times < EARLIEST_UNIX_S))
     if bad.size:
-        raise InputError(f"{path}:{lines[int(bad[0])][0]}: time {texts[int(bad[0])]!r} is not finite")
+        i = int(bad[0])
+        problem = time_range_problem(float(times[i]))
+        raise InputError(f"{path}:{lines[i][0]}: time {texts[i][:40]!r} {problem}")
     drops = np.flatnonzero(np.diff(times) < 0)
     if drops.size and not sort:
         i = int(drops[0]) + 1

@@ -5,7 +5,10 @@ wait (at most `init_timeout_s`) for its ready frame; the init duration is measur
 ready (runtime bootstrap plus the handler module's init, as Lambda's Init Duration). `invoke()`
 sends one event and waits at most `timeout_s` for the reply, writing Lambda's START/END/REPORT
 lines around it. A timeout, a crash or a failed init leaves the environment dead (`healthy` False);
-the pool discards it. Only one caller uses an environment at a time (the pool guarantees it).
+the pool discards it. The memory size is a real ceiling: a `MemoryWatch` samples the process tree
+during init and every invocation, and an environment over its memory size is killed and reported
+as Lambda does (errorType `Runtime.OutOfMemory`, REPORT `Max Memory Used` = `Memory Size`).
+Only one caller uses an environment at a time (the pool guarantees it).
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from labkit.reportlog import billed_duration_ms, format_report_line
 from localcloud.faas.logs import AggregateLog, StreamLog, iso_now
+from localcloud.faas.memory import MemoryWatch, peak_rss_mb, rlimit_data_mb
 from localcloud.faas.protocol import FrameTimeout, PeerClosed, read_frame, write_frame
 from localcloud.faas.spec import REGION, VERSION, FunctionSpec
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _KILL_WAIT_S = 5.0
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
+_OOM_ERROR = "Runtime exited with error: signal: killed"
 _SIGNAL_WORDS = {
     "SIGKILL": "killed",
     "SIGSEGV": "segmentation fault",
@@ -67,18 +74,6 @@ def exit_description(returncode: int | None) -> str:
 
 def _error_payload(request_id: str, error: str, error_type: str) -> bytes:
     return json.dumps({"errorMessage": f"RequestId: {request_id} Error: {error}", "errorType": error_type}).encode()
-
-
-def _peak_rss_mb(pid: int) -> int | None:
-    """VmHWM (peak RSS) of a live process from /proc, in MB; None when unavailable."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return -(-int(line.split()[1]) // 1024)
-    return None
 
 
 class Environment:
@@ -125,6 +120,7 @@ class Environment:
                 "_HANDLER": spec.handler,
                 "ORT_THREADS": threads,
                 "OMP_NUM_THREADS": threads,
+                "LOCALCLOUD_RLIMIT_DATA_MB": str(rlimit_data_mb(spec.memory_mb)),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": os.pathsep.join(extra_path + ([inherited] if inherited else [])),
             }
@@ -166,7 +162,21 @@ class Environment:
             os.close(request_r)
             os.close(reply_w)
         os.set_blocking(self._request_w, False)
-        self._await_ready(started_s)
+        watch = self._watch()
+        try:
+            self._await_ready(started_s)
+        finally:
+            watch.stop()
+        self._max_memory_mb = max(self._max_memory_mb, watch.peak_mb)
+        if watch.exceeded or (self._init_failure or ("",))[0] == OUT_OF_MEMORY:
+            self._init_failure = (OUT_OF_MEMORY, _OOM_ERROR)
+            self._max_memory_mb = self.spec.memory_mb
+            self.kill()
+
+    def _watch(self) -> MemoryWatch:
+        """A started memory watch on this environment's process (it kills the process past the limit)."""
+        assert self.popen is not None
+        return MemoryWatch(self.popen.pid, self.spec.memory_mb, self.terminate).start()
 
     def _await_ready(self, started_s: float) -> None:
         try:
@@ -177,7 +187,7 @@ class Environment:
             self._init_failure = ("Runtime.ExitError", f"Runtime exited with error: {exit_description(self._reap())}")
         else:
             if meta.get("type") == "ready":
-                self.healthy = True
+                self.healthy = not self._signalled  # the memory watch may have killed it meanwhile
                 self._max_memory_mb = int(meta.get("max_memory_used_mb", 0))
             else:
                 error = json.loads(body) if body else {}
@@ -200,25 +210,45 @@ class Environment:
             "function_arn": self.spec.arn,
             "deadline_unix_ms": (time.time() + timeout_s) * 1000.0,
         }
-        started_s = time.monotonic()
+        watch = self._watch()
         try:
-            write_frame(self._request_w, meta, payload, started_s + timeout_s)
-            reply, body = read_frame(self._reply_r, started_s + timeout_s)
-        except FrameTimeout:
-            outcome = self._timed_out(request_id, (time.monotonic() - started_s) * 1000.0)
-        except PeerClosed:
-            outcome = self._crashed(request_id, (time.monotonic() - started_s) * 1000.0)
-        else:
-            self._max_memory_mb = int(reply["max_memory_used_mb"])
-            kind = "ok" if reply["ok"] else "error"
-            error_type = None if reply["ok"] else str(json.loads(body).get("errorType"))
-            outcome = Outcome(kind, body, float(reply["duration_ms"]), self._max_memory_mb, None, error_type=error_type)
+            outcome = self._exchange(request_id, meta, payload, watch)
+        finally:
+            watch.stop()
+        if watch.exceeded and outcome.error_type != OUT_OF_MEMORY:  # over the limit after its reply
+            outcome = self._out_of_memory(request_id, outcome.duration_ms)
         self.last_used_s = time.monotonic()
         return self._finish(request_id, offset, outcome)
 
+    def _exchange(self, request_id: str, meta: dict[str, Any], payload: bytes, watch: MemoryWatch) -> Outcome:
+        """Send the event, wait for the reply (at most spec.timeout_s): the outcome, OOM included."""
+        started_s = time.monotonic()
+        deadline_s = started_s + self.spec.timeout_s
+        try:
+            write_frame(self._request_w, meta, payload, deadline_s)
+            reply, body = read_frame(self._reply_r, deadline_s)
+        except FrameTimeout:
+            watch.stop()  # before the kill: a late sample must not look at a reaped (reusable) pid
+            if watch.exceeded:
+                return self._out_of_memory(request_id, (time.monotonic() - started_s) * 1000.0)
+            return self._timed_out(request_id, (time.monotonic() - started_s) * 1000.0)
+        except PeerClosed:
+            watch.stop()
+            duration_ms = (time.monotonic() - started_s) * 1000.0
+            if watch.exceeded:
+                return self._out_of_memory(request_id, duration_ms)
+            return self._crashed(request_id, duration_ms)
+        watch.stop()
+        if watch.exceeded or reply.get("out_of_memory"):  # past the ceiling, or an allocation failed
+            return self._out_of_memory(request_id, float(reply["duration_ms"]))
+        self._max_memory_mb = max(self._max_memory_mb, int(reply["max_memory_used_mb"]), watch.peak_mb)
+        kind = "ok" if reply["ok"] else "error"
+        error_type = None if reply["ok"] else str(json.loads(body).get("errorType"))
+        return Outcome(kind, body, float(reply["duration_ms"]), self._max_memory_mb, None, error_type=error_type)
+
     def _init_outcome(self, request_id: str) -> Outcome:
         error_type, message = self._init_failure or ("Runtime.Unknown", "init failed")
-        if error_type in ("Sandbox.Timedout", "Runtime.ExitError"):
+        if error_type in ("Sandbox.Timedout", "Runtime.ExitError", OUT_OF_MEMORY):
             payload = _error_payload(request_id, message, error_type)
         else:
             payload = json.dumps(
@@ -227,7 +257,7 @@ class Environment:
         return Outcome("init_error", payload, 0.0, self._max_memory_mb, None, error_type=error_type)
 
     def _timed_out(self, request_id: str, duration_ms: float) -> Outcome:
-        peak_mb = _peak_rss_mb(self.popen.pid) if self.popen else None
+        peak_mb = peak_rss_mb(self.popen.pid) if self.popen else None
         self.kill()
         message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
         self.log.platform_lines([f"{iso_now()} {request_id} {message}"])
@@ -238,6 +268,20 @@ class Environment:
             peak_mb or self._max_memory_mb,
             None,
             error_type="Sandbox.Timedout",
+        )
+
+    def _out_of_memory(self, request_id: str, duration_ms: float) -> Outcome:
+        """Killed past its memory size: Lambda's Runtime.OutOfMemory, Max Memory Used = Memory Size."""
+        self.kill()
+        self._max_memory_mb = self.spec.memory_mb
+        self.log.platform_lines([f"RequestId: {request_id} Error: {_OOM_ERROR}", OUT_OF_MEMORY])
+        return Outcome(
+            "crash",
+            _error_payload(request_id, _OOM_ERROR, OUT_OF_MEMORY),
+            duration_ms,
+            self.spec.memory_mb,
+            None,
+            error_type=OUT_OF_MEMORY,
         )
 
     def _crashed(self, request_id: str, duration_ms: float) -> Outcome:

@@ -1,5 +1,6 @@
 """The platform's HTTP front on loopback: Lambda's Invoke API (boto3-compatible), an API-Gateway-like
-proxy for configured routes, and `/_loadlab/health` + `/_loadlab/stats`.
+proxy for configured routes, Lambda's control plane (Get/UpdateFunctionConfiguration, GetFunction,
+Put/Get/DeleteFunctionConcurrency: localcloud.faas.control) and `/_loadlab/health` + `/_loadlab/stats`.
 
 Invoke API: `POST /2015-03-31/functions/{FunctionName}/invocations` with `X-Amz-Invocation-Type`
 (RequestResponse | Event | DryRun) and `X-Amz-Log-Type: Tail`; answers carry
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from labkit.errors import ConfigError
 from labkit.net import LOOPBACK, is_loopback_host
@@ -34,6 +35,7 @@ from localcloud.faas.apigw import (
     gateway_error,
     map_response,
 )
+from localcloud.faas.control import CONTROL_BODY_LIMIT_BYTES, ControlPlane, parse_function_name
 from localcloud.faas.platform import InvokeResult, Platform
 from localcloud.faas.spec import SYNC_PAYLOAD_LIMIT_BYTES, VERSION
 
@@ -42,18 +44,6 @@ log = logging.getLogger(__name__)
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _DRAIN_CHUNK_BYTES = 1 << 20
 Answer = tuple[int, list[tuple[str, str]], bytes]
-
-
-def _function_name(raw: str, qualifier: str | None) -> tuple[str, str | None]:
-    """Name and qualifier from a FunctionName path part (name, name:qualifier, or a function ARN)."""
-    name = unquote(raw)
-    if name.startswith("arn:"):
-        parts = name.split(":")
-        name = parts[6] if len(parts) > 6 else name
-        qualifier = qualifier or (parts[7] if len(parts) > 7 else None)
-    elif ":" in name:
-        name, qualifier = name.split(":", 1)[0], qualifier or name.split(":", 1)[1]
-    return name, qualifier
 
 
 def platform_headers(result: InvokeResult) -> list[tuple[str, str]]:
@@ -100,6 +90,7 @@ class PlatformServer:
         if not is_loopback_host(host):
             raise ConfigError(f"the platform server binds loopback only, not {host!r}")
         self.platform = platform
+        self.control = ControlPlane(platform)
         self.integration_timeout_s = integration_timeout_s
         self.routes: list[ApiRoute] = []
         for route in routes:
@@ -150,7 +141,7 @@ class PlatformServer:
 
     def invoke_api(self, raw_name: str, query: str, headers: Any, body: bytes) -> Answer:
         """Lambda's Invoke API."""
-        name, qualifier = _function_name(raw_name, (parse_qs(query).get("Qualifier") or [None])[0])
+        name, qualifier = parse_function_name(raw_name, (parse_qs(query).get("Qualifier") or [None])[0])
         invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if qualifier not in (None, VERSION):
             name = f"{name}:{qualifier}"  # only $LATEST exists: anything else is not found
@@ -250,12 +241,22 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("platform server: %s %s failed", self.command, self.path)
             self._send(_answer(gateway_error(500, "Internal server error")))
 
-    def _route(self, path: str, query: str) -> Answer:
+    def _platform_answer(self, path: str, query: str) -> Answer | None:
+        """Health, stats and Lambda's control plane; None for any other request."""
         json_type = [("Content-Type", "application/json")]
         if path == "/_loadlab/health" and self.command == "GET":
             return 200, json_type, b'{"status": "ok"}'
         if path == "/_loadlab/stats" and self.command == "GET":
             return 200, json_type, json.dumps(self.front.platform.stats()).encode()
+        control = self.front.control.match(self.command, path)
+        if control is not None:
+            return self.front.control.handle(control, query, self._read_body(CONTROL_BODY_LIMIT_BYTES))
+        return None
+
+    def _route(self, path: str, query: str) -> Answer:
+        answer = self._platform_answer(path, query)
+        if answer is not None:
+            return answer
         invoke = _INVOKE_RE.match(path)
         if invoke and self.command == "POST":
             body = self._read_body(SYNC_PAYLOAD_LIMIT_BYTES * 2)

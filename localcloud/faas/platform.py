@@ -4,13 +4,16 @@
 "Unhandled" when the function failed), 202 for `Event` (queued, retried twice on function errors
 by worker threads), 204 for `DryRun`, 400 for a payload that is not JSON, 404 for an unknown
 function, 413 past the payload limits, 429 when throttled. A reaper thread expires idle
-environments after their keep-alive. `close()` kills every environment process; an atexit hook
-closes platforms left open, and environments exit by themselves if the platform process dies.
+environments after their keep-alive. `update_function()` / `set_reserved_concurrency()` are the
+control plane (localcloud.faas.control serves them as Lambda's API). `close()` kills every
+environment process; an atexit hook closes platforms left open, and environments exit by themselves
+if the platform process dies.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import logging
 import threading
@@ -111,6 +114,7 @@ class Platform:
             "dropped": 0,
         }
         self._counts_lock = threading.Lock()
+        self._update_lock = threading.Lock()
         self._stop = threading.Event()
         self._closed = False
         self._threads = [threading.Thread(target=self._reap_loop, name="faas-reaper", daemon=True)]
@@ -192,11 +196,31 @@ class Platform:
             init_ms=outcome.init_ms,
             duration_ms=outcome.duration_ms,
             billed_ms=billed_duration_ms(outcome.duration_ms),
-            memory_size_mb=spec.memory_mb,
+            memory_size_mb=env.spec.memory_mb,  # the environment's own: it may predate an update
             max_memory_used_mb=outcome.max_memory_used_mb,
             instance_id=env.instance_id,
             log_tail=outcome.log_tail,
         )
+
+    def pool(self, function_name: str) -> Pool:
+        """A function's pool (its limit, revision, environments); KeyError when unknown."""
+        return self._pools[function_name]
+
+    def update_function(self, function_name: str, **changes: Any) -> FunctionSpec:
+        """Change FunctionSpec fields (ConfigError when invalid, KeyError when unknown): environments
+        started before are retired, later invocations cold-start with the new configuration."""
+        if "name" in changes:
+            raise ConfigError(f"function {function_name!r}: a function's name cannot change")
+        with self._update_lock:
+            pool = self._pools[function_name]
+            spec = dataclasses.replace(pool.spec, **changes)
+            pool.reconfigure(spec)
+            self.specs[function_name] = spec
+        return spec
+
+    def set_reserved_concurrency(self, function_name: str, limit: int | None) -> None:
+        """Put (or with None delete) a function's reserved concurrency: 0 throttles every invocation."""
+        self._pools[function_name].set_reserved(limit)
 
     def _count(self, key: str) -> None:
         with self._counts_lock:

@@ -5,12 +5,18 @@ a new environment (cold start) if busy + starting environments are fewer than th
 reserved concurrency; otherwise it is throttled. `expire_idle()` kills environments idle longer than
 `keepalive_s` (the platform's reaper calls it). Environments that timed out, crashed or failed
 their init are discarded on release, never reused.
+
+`reconfigure()` (UpdateFunctionConfiguration) retires every environment started before it: idle ones
+are stopped at once, busy ones finish their invocation and are stopped on release; later invocations
+cold-start with the new spec. `set_reserved()` (Put/DeleteFunctionConcurrency) changes the limit at
+once (0 throttles everything) without touching any environment.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,7 @@ class PoolCounters:
     timeouts: int = 0
     init_failures: int = 0
     function_errors: int = 0
+    retired: int = 0
 
 
 class Throttled(Exception):
@@ -57,6 +64,14 @@ class Pool:
         self._starting: set[Environment] = set()
         self._closed = False
         self.counters = PoolCounters()
+        self.reserved: int | None = None  # PutFunctionConcurrency's value; None: spec.concurrency_limit
+        self.revision_id = str(uuid.uuid4())
+        self.last_modified_unix_s = time.time()
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The limit in force: the reserved concurrency if one was put, else the spec's."""
+        return self.spec.concurrency_limit if self.reserved is None else self.reserved
 
     def acquire(self) -> tuple[Environment, bool]:
         """An environment ready to invoke, and whether it was a cold start; Throttled past the limit.
@@ -67,14 +82,15 @@ class Pool:
             if self._closed:
                 raise PoolClosed(f"function {self.spec.name!r}: the platform is closed")
             self.counters.invocations += 1
+            limit = self.concurrency_limit
+            if len(self._busy) + len(self._starting) >= limit:  # checked first: the limit may have dropped
+                self.counters.throttles += 1
+                raise Throttled(f"{self.spec.name}: {limit} concurrent executions")
             if self._idle:
                 env = self._idle.pop()
                 self._busy.add(env)
                 self.counters.warm_starts += 1
                 return env, False
-            if len(self._busy) + len(self._starting) >= self.spec.concurrency_limit:
-                self.counters.throttles += 1
-                raise Throttled(f"{self.spec.name}: {self.spec.concurrency_limit} concurrent executions")
             env = Environment(self.spec, self._log_dir, self._aggregate)
             self._starting.add(env)
             self.counters.cold_starts += 1
@@ -98,12 +114,35 @@ class Pool:
         with self._lock:
             self._busy.discard(env)
             self._count_outcome(outcome)
-            keep = env.healthy and not self._closed and outcome.kind in ("ok", "error")
+            current = env.spec is self.spec  # started before a reconfigure(): retired
+            keep = current and env.healthy and not self._closed and outcome.kind in ("ok", "error")
+            if not current:
+                self.counters.retired += 1
             if keep:
                 env.last_used_s = time.monotonic()
                 self._idle.append(env)
         if not keep:
             env.close()
+
+    def reconfigure(self, spec: FunctionSpec) -> None:
+        """Switch to `spec`: stop the idle environments now, busy ones on release (see module doc)."""
+        with self._lock:
+            self.spec = spec
+            retired, self._idle = self._idle, []
+            self.counters.retired += len(retired)
+            self._touch()
+        for env in retired:
+            env.close()
+
+    def set_reserved(self, limit: int | None) -> None:
+        """Set (or with None remove) the reserved concurrency; in force for the next acquire()."""
+        with self._lock:
+            self.reserved = limit
+            self._touch()
+
+    def _touch(self) -> None:
+        self.revision_id = str(uuid.uuid4())
+        self.last_modified_unix_s = time.time()
 
     def forget(self, env: Environment) -> None:
         """Drop an environment whose invocation failed inside the platform (the caller closed it)."""
@@ -144,7 +183,8 @@ class Pool:
                 "environments_busy": len(self._busy),
                 "environments_idle": len(self._idle),
                 "environments_starting": len(self._starting),
-                "concurrency_limit": self.spec.concurrency_limit,
+                "concurrency_limit": self.concurrency_limit,
+                "reserved_concurrency": self.reserved,
                 "memory_mb": self.spec.memory_mb,
             }
             return {**gauges, **asdict(self.counters)}

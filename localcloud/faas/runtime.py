@@ -14,6 +14,11 @@ a caller who noted the spawn time gets process start + interpreter + runtime boo
 With `LOCALCLOUD_INIT_TIMING=1` the log stream also gets an `INIT_TIMING begin` line just before
 the handler import and an `INIT_TIMING {json}` line with those figures after the ready frame (off by
 default, so the stream is unchanged). bench/bench_cold_start.py uses them.
+
+Memory: the platform enforces the memory size from outside (localcloud.faas.memory). As a kernel
+backstop the runtime sets RLIMIT_DATA on itself to `LOCALCLOUD_RLIMIT_DATA_MB` before importing the
+handler; an allocation refused by it (MemoryError, ONNX Runtime's std::bad_alloc) that reaches the
+runtime is reported as out of memory (`out_of_memory` in the reply, `Runtime.OutOfMemory` at init).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from localcloud.faas.protocol import PeerClosed, read_frame, write_frame
@@ -92,6 +97,29 @@ def error_body(exc: BaseException, request_id: str) -> bytes:
     ).encode()
 
 
+def apply_memory_backstop(env: Mapping[str, str]) -> int | None:
+    """Set RLIMIT_DATA to LOCALCLOUD_RLIMIT_DATA_MB (unset or 0: none); the limit in bytes or None."""
+    limit_mb = int(env.get("LOCALCLOUD_RLIMIT_DATA_MB") or 0)
+    if limit_mb <= 0:
+        return None
+    limit = limit_mb << 20
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    return limit
+
+
+def is_out_of_memory(exc: BaseException | None) -> bool:
+    """True when the exception (or one it was raised from) is an allocation failure."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, MemoryError) or "bad_alloc" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def max_memory_used_mb() -> int:
     """Peak RSS of this process in MB, rounded up: VmHWM from /proc (Linux).
 
@@ -136,10 +164,15 @@ def run_one(function: Handler, meta: dict[str, Any], body: bytes) -> tuple[dict[
     except Exception as exc:  # the handler's exception is data: Lambda's error JSON, env stays warm
         ok = False
         payload = error_body(exc, request_id)
+        out_of_memory = is_out_of_memory(exc)
+    else:
+        out_of_memory = False
     duration_ms = (time.perf_counter() - started) * 1000.0
     sys.stdout.flush()
     sys.stderr.flush()
     reply = {"type": "result", "ok": ok, "duration_ms": duration_ms, "max_memory_used_mb": max_memory_used_mb()}
+    if out_of_memory:
+        reply["out_of_memory"] = True
     return reply, payload
 
 
@@ -166,11 +199,8 @@ def serve(request_fd: int, reply_fd: int) -> int:
     try:
         function = load_handler(os.environ["_HANDLER"])
     except Exception as exc:  # init failures are reported to the platform, which fails the invoke
-        write_frame(
-            reply_fd,
-            {"type": "init_error", "error_type": getattr(exc, "error_type", "Runtime.Unknown")},
-            error_body(exc, ""),
-        )
+        error_type = "Runtime.OutOfMemory" if is_out_of_memory(exc) else getattr(exc, "error_type", "Runtime.Unknown")
+        write_frame(reply_fd, {"type": "init_error", "error_type": error_type}, error_body(exc, ""))
         return 1
     ready = {
         "type": "ready",
@@ -201,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent-pid", type=int, required=True)
     args = parser.parse_args(argv)
     threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
+    apply_memory_backstop(os.environ)
     return serve(args.request_fd, args.reply_fd)
 
 

@@ -2,9 +2,9 @@
 
 Memory is *emulated*: it is recorded and reported (REPORT `Memory Size`, the context's
 `memory_limit_in_mb`) and mapped to a CPU share the way Lambda allocates vCPUs (one vCPU per
-1,769 MB) through the `ORT_THREADS` / `OMP_NUM_THREADS` variables the handler reads. There is no
-cgroup or RLIMIT memory cap: a function may use more RSS than its setting, and `Max Memory Used`
-shows how much it really used.
+1,769 MB) through the `ORT_THREADS` / `OMP_NUM_THREADS` variables the handler reads. It is also a
+ceiling (localcloud.faas.memory): an environment whose RSS goes over it is killed and the invocation
+fails with `Runtime.OutOfMemory`, REPORT `Max Memory Used` = the setting, as on Lambda.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class FunctionSpec:
     (Lambda keeps idle environments for roughly 5-15 minutes; set it short in demos and tests).
     `concurrency_limit` is the reserved concurrency: in-flight invocations (busy + starting
     environments) beyond it are throttled. `python_path` entries are prepended to the handler's
-    PYTHONPATH (the deployment package's root, like Lambda's /var/task).
+    PYTHONPATH (the deployment package's root, like Lambda's /var/task). `description` is Lambda's
+    Description (GetFunctionConfiguration shows it).
     """
 
     name: str
@@ -49,6 +50,7 @@ class FunctionSpec:
     init_timeout_s: float = 10.0
     environment: dict[str, str] = field(default_factory=dict)
     python_path: tuple[Path, ...] = ()
+    description: str = ""
 
     def __post_init__(self) -> None:
         self._check_name_and_handler()

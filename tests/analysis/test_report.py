@@ -71,7 +71,7 @@ def test_empty_and_broken_runs_are_clear_errors(tmp_path):
         write_report(empty.path)
     broken = write_run(tmp_path, [rec(0, "s", 1.0)])
     (broken.records_dir / "bad.csv").write_text("run_id,request_id,source,scenario,target,latency_ms\nr,1,l,s,t,fast\n")
-    with pytest.raises(InputError, match=r"bad.csv:2: field 'latency_ms': not a number"):
+    with pytest.raises(InputError, match=r"bad.csv:2: field 'latency_ms': cannot read 'fast' \(expected a number\)"):
         write_report(broken.path)
     with pytest.raises(InputError, match="not a run directory"):
         write_report(tmp_path / "nowhere")

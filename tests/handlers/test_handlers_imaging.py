@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from handlers.errors import BadInput
+from handlers.errors import BadInput, PayloadTooLarge
 from handlers.imaging import IMAGENET_MEAN, IMAGENET_STD, InputSpec, decode_base64, decode_image, preprocess
 
 
@@ -127,3 +127,12 @@ def test_any_valid_image_gives_a_finite_tensor_of_the_spec_size(
     assert tensor.shape == (1, 3, size_px, size_px)
     assert np.isfinite(tensor).all()
     assert (decoded.width_px, decoded.height_px) == (width_px, height_px)
+
+
+@pytest.mark.parametrize("size", [(16_385, 8), (8, 16_385), (7_100, 7_100)])
+def test_jpeg_past_the_side_or_pixel_limit_is_413_image_too_large(size: tuple[int, int]) -> None:
+    data = _encode(Image.new("L", size), "JPEG")
+    with pytest.raises(PayloadTooLarge) as info:
+        decode_image(data)
+    assert (info.value.kind, info.value.status_code) == ("image_too_large", 413)
+    assert f"{size[0]}x{size[1]}" in info.value.message

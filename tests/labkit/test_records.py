@@ -84,6 +84,6 @@ def test_with_function_fields_copies_only_known_fields():
         {"cold_start": True, "init_ms": 300.0, "top5": [], "model_name": "mobilenetv2", "instance_id": None}
     )
     assert rec.cold_start is True
-    assert rec.init_ms == 300.0
+    assert (rec.handler_init_ms, rec.init_ms) == (300.0, None)  # the body's init is the handler's own
     assert rec.model_name == "mobilenetv2"
     assert rec.instance_id == ""

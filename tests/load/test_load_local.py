@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.planfile import read_plan_json
 from labkit.config import ModelConfig, load_config
 from labkit.rundir import RunDir
 from localcloud.cloud import CloudOptions, LocalCloud
@@ -21,15 +22,20 @@ def _arrival_index(request_id: str) -> int:
     return int(request_id.split("-", 1)[0])
 
 
-def test_cli_ramps_both_local_targets_into_one_run_dir(tmp_path: Path, capsys) -> None:
+def test_cli_ramps_both_local_targets_at_once_into_one_run_dir(tmp_path: Path, capsys) -> None:
     argv = ["--target", "local", "--model", "smallcnn", "--rate-rps", "10", "--duration-s", "3",
             "--runs", str(tmp_path), "--progress-interval-s", "1"]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     [run_path] = list(tmp_path.iterdir())
     run = RunDir.open(run_path)
-    assert run.read_manifest()["status"] == "complete"
+    assert run.read_manifest()["status"] == "complete" and run.read_manifest()["scenario"] == "load-ramp"
     assert run.read_manifest()["config"]["load"]["shape"]["shape"] == "ramp"
+    plan = read_plan_json(run.path)  # what Locust ran: one http workload per target, named after it
+    assert [(w.name, w.target, w.shape.kind, w.shape.peak_rps) for w in plan.http_workloads()] == [
+        ("local-faas", "function", "ramp", 10.0),
+        ("local-server", "server", "ramp", 10.0),
+    ]
     expected = ramp(10.0, 3.0).arrival_offsets_s().size
     records = run.records()
     assert Counter(r.target for r in records) == {"local-faas": expected, "local-server": expected}
@@ -38,13 +44,16 @@ def test_cli_ramps_both_local_targets_into_one_run_dir(tmp_path: Path, capsys) -
         assert sorted(_arrival_index(r.request_id) for r in mine) == list(range(expected))
         assert (run.path / "locust" / f"{target}_stats.csv").is_file()
         assert (run.path / "locust" / f"{target}.html").is_file()
+    # both targets run at the same time, on one clock: their schedules start together
+    firsts = [min(r.intended_send_unix_s for r in records if r.target == t) for t in ("local-faas", "local-server")]
+    assert abs(firsts[0] - firsts[1]) < 0.5
     for r in records:
         assert r.ok, r.error_message
         assert r.intended_send_unix_s <= r.actual_send_unix_s + 0.005 < r.completion_unix_s + 0.005
         assert r.latency_ms == pytest.approx((r.completion_unix_s - r.intended_send_unix_s) * 1000)
         assert r.service_latency_ms == pytest.approx((r.completion_unix_s - r.actual_send_unix_s) * 1000)
         assert r.model_name == "smallcnn" and r.instance_id and r.inference_ms is not None
-        assert r.scenario == "load-ramp" and r.source == "locust"
+        assert r.scenario == r.target and r.source == "locust"  # the workload's name: its target
     assert any(r.cold_start for r in records if r.target == "local-faas")
     assert (run.path / "report.md").is_file()
     assert "achieved" in out and f"run dir: {run.path}" in out

@@ -27,7 +27,7 @@ def test_success_takes_function_fields_and_platform_headers():
     assert rec.ok and rec.error_kind == ""
     assert rec.latency_ms == 250.0 or abs(rec.latency_ms - 250.0) < 1e-6
     assert abs(rec.send_lag_ms - 10.0) < 1e-6
-    assert rec.cold_start is True and rec.init_ms == 900.5 and rec.instance_id == "env-1"
+    assert rec.cold_start is True and rec.handler_init_ms == 900.5 and rec.instance_id == "env-1"
     assert rec.duration_ms == 25.5 and rec.billed_ms == 26
     assert rec.request_bytes == 1234 and rec.response_bytes == len(body)
 

@@ -2,9 +2,10 @@
 
 Each handler reads what to do from its event, so one module serves every test:
 `sleep` sleeps `sleep_ms`; `crash` exits the process; `hang` sleeps forever; `boom` raises;
-`echo` returns the event (API Gateway proxy response shape when `as_proxy` is set); `context`
+`echo` returns the event (API Gateway proxy response shape when `as_proxy` is set); `hog` allocates
+memory (past the memory size, for the memory ceiling); `context`
 returns the context object's fields and the Lambda environment variables. Importing this module
-sleeps `FIXTURE_INIT_MS` (default 0) to simulate a model load.
+sleeps `FIXTURE_INIT_MS` (default 0) to simulate a model load and keeps `FIXTURE_INIT_MB` MB (default 0).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import Any
 
 _INIT_MS = float(os.environ.get("FIXTURE_INIT_MS", "0"))
 time.sleep(_INIT_MS / 1000.0)
+_INIT_BALLAST = b"x" * (int(os.environ.get("FIXTURE_INIT_MB", "0")) << 20)  # memory held from init on
 INIT_DONE_UNIX_S = time.time()
 
 
@@ -112,3 +115,31 @@ def unserializable(event: dict[str, Any], context: Any) -> object:
 def big(event: dict[str, Any], context: Any) -> str:
     """Return a string of `size` bytes (response-size limit)."""
     return "x" * int(event.get("size", 10))
+
+
+def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Allocate (and touch) `chunk_mb` MB every `pause_ms` up to `total_mb`, keeping it all; with
+    `at_once` one allocation of `total_mb`. Prints `OVER_LIMIT <monotonic s>` when its own RSS first
+    passes the function's memory size (for measuring how fast the platform reacts)."""
+    limit_bytes = int(context.memory_limit_in_mb) << 20
+    if event.get("child_mb"):  # a child process holds the memory: the environment's tree counts
+        code = f"import time; kept = b'x' * ({int(event['child_mb'])} << 20); time.sleep(30)"
+        subprocess.run([sys.executable, "-c", code], check=False)
+        return {"allocated_mb": 0}
+    if event.get("at_once"):
+        kept = [b"x" * (int(event["total_mb"]) << 20)]
+        return {"allocated_mb": len(kept[0]) >> 20}
+    chunk = int(event.get("chunk_mb", 8)) << 20
+    kept, over = [], False
+    while len(kept) * chunk < int(event.get("total_mb", 512)) << 20:
+        kept.append(b"x" * chunk)
+        if not over and _rss_bytes() > limit_bytes:
+            over = True
+            print(f"OVER_LIMIT {time.monotonic():.6f}", flush=True)
+        time.sleep(float(event.get("pause_ms", 1)) / 1000.0)
+    return {"allocated_mb": len(kept) * chunk >> 20}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,190 @@
+"""Running a plan: one run context, the target up once, every workload of a sub-run at the same time.
+
+1. the run dir is made and the resolved plan written to plan.json (Locust and the workload processes read it);
+2. the local cloud is started inside the run (or the deployed AWS stack's endpoints are read);
+3. per sub-run (one per sweep value, or one): the sweep value is applied (the function's configuration through
+   the Lambda API, or a fresh local cloud for a model sweep), then every workload is started on one clock
+   (a common start time a few seconds ahead, each workload at its own `start_s` after it), and waited for;
+4. the records are checked against the schedules (experiments.checks): any mismatch -> status failed;
+5. the run context stops whatever is left and sets the status (complete / failed / interrupted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from experiments.checks import Expected, check_run, http_arrivals
+from experiments.launch import start_http, start_workload_process
+from experiments.plan import HttpWorkload, Plan, S3ReplayWorkload
+from experiments.planfile import write_plan_json
+from experiments.targets import Endpoints, aws_endpoints, check_endpoints, local_endpoints, start_local_cloud
+from labkit.config import LabConfig
+from labkit.errors import TargetError
+from labkit.runctx import Child, RunContext, wait_all
+
+START_LEAD_S = 6.0  # the common start is this far ahead: Locust and the workload processes start meanwhile
+GRACE_S = 60.0  # past the last workload's end (+ its timeouts) before the sub-run is called overrun
+PROGRESS_EVERY_S = 10.0
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class SubRun:
+    index: int
+    update: dict[str, Any]  # {parameter: value} of a sweep, {} otherwise
+    start_unix_s: float = 0.0
+    ended_unix_s: float = 0.0
+    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # tag -> facts
+    expected: list[Expected] = field(default_factory=list)
+
+    def tag(self, workload: str) -> str:
+        if not self.update:
+            return workload
+        ((parameter, value),) = self.update.items()
+        return f"{workload}-{parameter.replace('_', '-')}-{value}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "sweep": self.update, "start_unix_s": self.start_unix_s,
+                "ended_unix_s": self.ended_unix_s, "workloads": self.workloads}  # fmt: skip
+
+
+def sub_runs(plan: Plan) -> list[SubRun]:
+    if plan.sweep is None:
+        return [SubRun(0, {})]
+    return [SubRun(i, {plan.sweep.parameter: v}) for i, v in enumerate(plan.sweep.values)]
+
+
+def _deadline(plan: Plan, start_unix_s: float) -> float:
+    timeouts = [getattr(w, "network_timeout_s", 0.0) + getattr(w, "result_timeout_s", 0.0) for w in plan.workloads]
+    return start_unix_s + plan.span_s() + max(timeouts, default=0.0) + GRACE_S
+
+
+def _expected(plan: Plan, sub: SubRun, name: str) -> Expected:
+    w = plan.workload(name)
+    tag = sub.tag(name)
+    if isinstance(w, HttpWorkload):
+        return Expected(tag, name, w.kind, http_arrivals(w), w.processes)
+    if isinstance(w, S3ReplayWorkload):
+        from replay.options import ScheduleSpec, build_trace_schedule, file_sha256
+
+        spec = ScheduleSpec(trace=str(w.resolved_trace()), trace_sha256=file_sha256(w.resolved_trace()),
+                            window=w.window, speedup=w.speedup, peak_rps=w.peak_rps, mean_rps=w.mean_rps,
+                            process=w.process, seed=w.seed, max_uploads=w.max_uploads)  # fmt: skip
+        return Expected(tag, name, w.kind, len(build_trace_schedule(spec)))
+    per_burst = getattr(w, "size", 1) * getattr(w, "repeats", 1)
+    probes = getattr(w, "count", 0) * (1 + getattr(w, "warm_after", 0))
+    return Expected(tag, name, w.kind, probes if w.kind == "cold-probe" else per_burst)
+
+
+def start_sub_run(ctx: RunContext, plan: Plan, sub: SubRun, endpoints: Endpoints) -> list[Child]:
+    """Every workload of the sub-run started on one clock; their processes."""
+    sub.start_unix_s = time.time() + START_LEAD_S
+    children = []
+    for w in plan.workloads:
+        tag = sub.tag(w.name)
+        sub.expected.append(_expected(plan, sub, w.name))
+        if isinstance(w, HttpWorkload):
+            child = start_http(ctx, plan, w, endpoints, sub.start_unix_s + w.start_s, tag)
+        else:
+            child = start_workload_process(ctx, w.name, endpoints, sub.start_unix_s, tag, sub.update)
+        sub.workloads[tag] = {"workload": w.name, "kind": w.kind, "pid": child.pid,
+                              "start_unix_s": sub.start_unix_s + w.start_s,
+                              "planned_end_unix_s": sub.start_unix_s + w.end_s()}  # fmt: skip
+        children.append(child)
+    return children
+
+
+def wait_sub_run(plan: Plan, sub: SubRun, children: list[Child], say: Say) -> list[str]:
+    """Wait for every process of the sub-run (progress lines meanwhile); problems with how they ended."""
+    deadline = _deadline(plan, sub.start_unix_s)
+    while True:
+        running = wait_all(children, min(deadline, time.time() + PROGRESS_EVERY_S))
+        if not running or time.time() >= deadline:
+            break
+        elapsed_s = time.time() - sub.start_unix_s
+        say(f"sub-run {sub.index + 1}: {max(0.0, elapsed_s):.0f}/{plan.span_s():.0f} s; running: "
+            f"{', '.join(c.name for c in running)}")  # fmt: skip
+    problems = []
+    for child in children:
+        refused = [line for line in child.log_tail(20000).splitlines() if "load refused:" in line]
+        if refused:
+            problems.append(f"{child.name}: {refused[0].split('load refused:', 1)[1].strip()}")
+        if child.poll() is None:
+            problems.append(f"{child.name} overran the plan's time bound and was stopped (log {child.log_path})")
+            child.stop()
+        elif child.poll() not in (0, 1) or (child.poll() == 1 and _crashed(child)):
+            # Locust also exits 1 when a request failed: that is data; a traceback is not
+            problems.append(f"{child.name} exited {child.poll()} (log {child.log_path}): {_last_error(child)}")
+    sub.ended_unix_s = time.time()
+    return problems
+
+
+def _crashed(child: Child) -> bool:
+    return "Traceback (most recent call last)" in child.log_tail(20000)
+
+
+def _last_error(child: Child) -> str:
+    lines = [line.strip() for line in child.log_tail(20000).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line or "Exception" in line]
+    return (errors or lines or ["(no output)"])[-1][:300]
+
+
+@contextlib.contextmanager
+def target_for(plan: Plan, config: LabConfig, ctx: RunContext, sub: SubRun, say: Say) -> Iterator[Endpoints]:
+    """The endpoints for a sub-run: the local cloud (started for it) or the deployed stack."""
+    if plan.target == "aws":
+        endpoints = aws_endpoints(config)
+        check_endpoints(plan, endpoints)
+        yield endpoints
+        return
+    say("starting the local cloud on 127.0.0.1 (S3, function platform, gunicorn); first use builds the model")
+    cloud = start_local_cloud(plan, config, ctx.run.logs_dir / f"localcloud-{sub.index}", sub.update)
+    try:
+        endpoints = local_endpoints(cloud, config)
+        check_endpoints(plan, endpoints)
+        ctx.run.update_manifest(endpoints={**(ctx.run.read_manifest().get("endpoints") or {}),
+                                           str(sub.index): endpoints.as_dict()})  # fmt: skip
+        yield endpoints
+    finally:
+        ctx.stop_children(everything=False)  # load first, then the cloud it was aimed at
+        if cloud.platform is not None:
+            ctx.run.update_manifest(platform_stats=cloud.platform.stats())
+        cloud.close()
+
+
+def run_plan(plan: Plan, config: LabConfig, runs_root: Path, say: Say) -> RunContext:
+    """Everything `python -m experiments run` does; the closed run context (status set)."""
+    from experiments.sweep import apply_sweep_value
+
+    ctx = RunContext.create(runs_root, plan.name, config={"plan": plan.name, "lab": config.as_dict()})
+    say(f"run dir {ctx.run.path}")
+    with ctx:
+        write_plan_json(ctx.run.path, plan)
+        done: list[SubRun] = []
+        for sub in sub_runs(plan):
+            with target_for(plan, config, ctx, sub, say) as endpoints:
+                apply_sweep_value(plan, endpoints, sub.update, say)
+                children = start_sub_run(ctx, plan, sub, endpoints)
+                starts = time.strftime("%H:%M:%S", time.localtime(sub.start_unix_s))
+                say(f"sub-run {sub.index + 1}/{plan.sub_run_count()} {sub.update or ''}: "
+                    f"{len(children)} workloads start at {starts}")  # fmt: skip
+                ctx.problems.extend(wait_sub_run(plan, sub, children, say))
+            done.append(sub)
+            ctx.run.update_manifest(sub_runs=[s.as_dict() for s in done])
+        records = ctx.run.records()
+        ctx.problems.extend(check_run(plan, [e for s in done for e in s.expected], ctx.run.path, records))
+    for problem in ctx.problems:
+        say(f"problem: {problem}")
+    return ctx
+
+
+def ensure_complete(ctx: RunContext) -> None:
+    if ctx.status != "complete":
+        ctx.raise_for_status()
+        raise TargetError(f"the run ended {ctx.status}: {ctx.run.path}")
