@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 TARGET ?= local
 RUN ?=
+PLAN ?= fifa98-mixed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-all lint cloud load replay report deploy destroy bench clean
+.PHONY: help venv demo experiment test test-all lint cloud load replay report deploy destroy bench clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,8 +22,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project (done by every other target)
 
-demo: $(STAMP)  ## run the whole local experiment (local cloud, load on both targets, S3 uploads, report)
+demo: $(STAMP)  ## run experiments/demo.yaml locally (load on both targets at once, S3 replay, report, summary)
 	$(PY) -m labkit.demo
+
+experiment: $(STAMP)  ## run a plan: PLAN=fifa98-mixed (experiments/PLAN.yaml) EXPERIMENT_ARGS="--quick --target aws --yes"
+	$(PY) -m experiments run experiments/$(PLAN).yaml $(EXPERIMENT_ARGS)
 
 test: $(STAMP) lint  ## lint, then the test suite without the slow end-to-end tests
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -48,15 +48,22 @@ def _parse(body: bytes, header: list[str], path: Path) -> pd.DataFrame | None:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _value_problems(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """Rows with a cell that is not of its field's type (as `labkit.records` decodes it), and why per column."""
-    bad, first = np.zeros(len(frame), dtype=bool), []
+def _value_problems(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, int, str]]]:
+    """Rows with a cell not of its field's type (as `labkit.records` decodes it).
+
+    Per such column: which rows, its first bad row and why.
+    """
+    bad, problems = np.zeros(len(frame), dtype=bool), {}
     for name in frame.columns:
         kind, column = FIELD_KINDS[name], frame[name]
         if kind == "bool":
             if pd.api.types.is_bool_dtype(column):
                 continue
-            known = column.map(_FLAGS, na_action="ignore").notna() | (column.isna() & (name in NULLABLE))
+            if pd.api.types.is_numeric_dtype(column):  # 1 / 0 (or all empty): not how a record spells a flag
+                known = pd.Series(False, index=column.index)
+            else:
+                known = column.map(_FLAGS, na_action="ignore").notna()
+            known |= column.isna() & (name in NULLABLE)
             wrong, expected = ~known.to_numpy(dtype=bool), "true or false"
         elif kind in ("float", "int"):
             if pd.api.types.is_numeric_dtype(column) and (kind == "float" or column.dtype.kind in "iu"):
@@ -70,9 +77,9 @@ def _value_problems(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[int, st
             continue
         if wrong.any():
             row = int(np.argmax(wrong))
-            first.append((row, f"field {name!r}: cannot read {column.iloc[row]!r} (expected {expected})"))
+            problems[name] = (wrong, row, f"field {name!r}: cannot read {column.iloc[row]!r} (expected {expected})")
             bad |= wrong
-    return bad, first
+    return bad, problems
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -104,13 +111,14 @@ def read_one(path: Path, *, skip_bad_rows: bool = False, counts: ReadCounts | No
             raise InputError(f"{path}: rows cannot be told apart (a stray quote?); expected RecordWriter's CSV")
     else:
         counts.torn, counts.torn_at = counts.torn + quick.torn, counts.torn_at + quick.torn_at
-    bad, first = _value_problems(frame)
-    if first and not skip_bad_rows:
-        row, why = min(first)
+    bad, problems = _value_problems(frame)
+    if problems and not skip_bad_rows:
+        _, row, why = min(problems.values(), key=lambda problem: problem[1])
         raise InputError(f"{path}:{text.line(row)}: {why}{SKIP_HINT}")
     rows = np.flatnonzero(bad)
     for row in rows[:BAD_ROWS_LISTED]:
-        counts.skipped(f"{path}:{text.line(int(row))}: a cell not of its field's type")
+        fields = [name for name, (wrong, _, _) in problems.items() if wrong[row]]
+        counts.skipped(f"{path}:{text.line(int(row))}: unreadable {', '.join(fields)}")
     counts.bad += max(rows.size - BAD_ROWS_LISTED, 0)
     return _typed(frame.loc[~bad].reset_index(drop=True) if rows.size else frame)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from analysis.compare import fmt_bound, fmt_ms, fmt_observed, fmt_usd
 from analysis.doc import Doc, to_html, to_markdown
+from analysis.render_plan import plan_section
 
 MAX_WINDOW_ROWS = 30
 
@@ -397,6 +398,8 @@ def build_document(summary: dict[str, Any], plots: dict[str, bytes]) -> Doc:
         doc.ul(summary["missing"])
     doc.h(2, "What this report says")
     doc.ul(summary.get("verdicts", []))
+    if summary.get("timeline"):
+        plan_section(doc, summary["timeline"], plots)
     if groups:
         _overview(doc, groups, with_run)
         _latency(doc, groups, with_run, plots)

@@ -21,10 +21,12 @@ from analysis.compare import verdicts
 from analysis.cost import memory_sweep, pricing_used, target_kind
 from analysis.frame import load_frame, prepare
 from analysis.inputs import read_locust_csv, report_log_records, run_report_lines
+from analysis.plot_timeline import timeline_figure
 from analysis.pricing import DEFAULT_PRICING, load_pricing
 from analysis.render import render_html, render_markdown
 from analysis.sla import load_sla
 from analysis.summary import AnalysisOptions, analyse
+from analysis.timeline import plan_rates, plan_timeline
 from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s
 from labkit.config import DEFAULT_CONFIG_DIR
 from labkit.errors import InputError
@@ -150,7 +152,9 @@ def load_run(
     info["report_lines"] = {**joined, "files": [str(p) for p in log_files]}
     functions = frame["target"].map(target_kind).isin(["function"]) | (frame["operation"] == "s3-infer")
     if functions.any() and not reports:
-        missing.append(f"{run.logs_dir}: no REPORT lines; billed durations come from the records only")
+        missing.append(
+            f"{run.logs_dir}: no REPORT lines; billed durations come from the records only (or give --report-log FILE)"
+        )
     return frame, info
 
 
@@ -209,6 +213,7 @@ def make_plots(summary: dict[str, Any], cdfs: dict[str, np.ndarray]) -> dict[str
         "keepalive": figs.keepalive_curve(groups, with_run),
         "cost_vs_memory": figs.cost_vs_memory((summary.get("cost") or {}).get("memory_sweep") or {}),
         "sla_windows": figs.sla_windows(groups, with_run),
+        "timeline": timeline_figure(summary.get("timeline")),
     }
     return {name: png for name, png in made.items() if png}
 
@@ -240,6 +245,7 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
     sla = load_sla(options.sla_path) if options.sla_path else None
     pricing = load_pricing(options.pricing_path) if options.pricing_path else None
     rates = {k: v for info in runs for k, v in configured_rates(info.pop("manifest", {})).items()}
+    rates |= {k: v for path in run_paths for k, v in plan_rates(path).items()}
     span_s = _longest_group_span_s(frame)
     plot_window = plot_window_s(span_s)
     table_window = max([w for w in options.windows_s if span_s / w >= 3], default=plot_window)
@@ -252,9 +258,7 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
         "title": _title(runs),
         "runs": runs,
         "record_count": 0 if frame is None else len(frame),
-        "records_skipped": {
-            k: sum((r.get("records_skipped") or {}).get(k, 0) for r in runs) for k in ("torn", "bad_rows")
-        },
+        "records_skipped": {k: sum(r.get("records_skipped", {}).get(k, 0) for r in runs) for k in ("torn", "bad_rows")},
         "missing": missing,
         "windows_s": [f"{w:g}" for w in windows],
         "plot_window_s": f"{plot_window:g}",
@@ -275,6 +279,8 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
             "memory_sweep": _sweep(groups, with_run) if pricing else None,
         },
     }
+    if len(run_paths) == 1 and frame is not None:
+        summary["timeline"] = plan_timeline(run_paths[0], frame)
     plots = make_plots(summary, _cdfs(frame, groups, with_run)) if options.plots and frame is not None else {}
     return summary, plots
 

@@ -89,7 +89,8 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     cold, resolved = cold_start_summary(group)
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
     windows = _windows(resolved, options)
-    configured = options.configured_rps.get((keys["run_id"], keys["operation"]))
+    rates = options.configured_rps
+    configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
     out: dict[str, Any] = {
         **keys,
         "count": len(resolved),

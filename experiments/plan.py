@@ -113,7 +113,7 @@ class S3ReplayWorkload(Strict):
     peak_rps: float | None = Field(10.0, gt=0, le=1e6)  # busiest bin's upload rate
     mean_rps: float | None = Field(None, gt=0, le=1e6)  # or: the mean upload rate
     process: Literal["uniform", "poisson", "exact"] = "poisson"
-    seed: int = 1998
+    seed: int | None = 1998  # None: a fresh random seed (recorded in the run's schedule)
     max_uploads: int = Field(100_000, ge=1, le=100_000_000)
     image_count: int = Field(8, ge=1, le=10_000)
     images: str = ""

@@ -86,9 +86,11 @@ def local_endpoints(cloud: LocalCloud, config: LabConfig) -> Endpoints:
 
 def aws_endpoints(config: LabConfig) -> Endpoints:
     """The deployed stack's endpoints (ConfigError saying to deploy when there are none)."""
-    from awslab.endpoints import read_endpoints
+    from awslab.endpoints import Endpoints as Deployed
+    from awslab.endpoints import endpoints_path, read_endpoints
 
-    deployed = read_endpoints().as_dict()
+    path = endpoints_path()  # none: http workloads may still have LOADLAB_LAMBDA_URL / LOADLAB_EC2_URL
+    deployed = (read_endpoints(path) if path.is_file() else Deployed("", "us-east-1", "http")).as_dict()
     lam = config.targets.get("lambda")
     ec2 = config.targets.get("ec2")
     function_url = (lam.resolved_url() if lam else "") or deployed["targets"]["lambda"]["url"]

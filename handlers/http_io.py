@@ -46,6 +46,8 @@ def _image_from_json(body: bytes) -> bytes:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput("bad_json", f"the body is not valid JSON: {exc}") from exc
+    except RecursionError:  # e.g. 100,000 nested '[': the decoder gives up at Python's recursion limit
+        raise BadInput("bad_json", 'the body nests JSON too deeply; expected {"image": "<base64>"}') from None
     if not isinstance(document, dict) or not isinstance(document.get("image"), str):
         raise BadInput("missing_image", 'expected a JSON object {"image": "<base64 JPEG or PNG>"}')
     return decode_base64(document["image"])

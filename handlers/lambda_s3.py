@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.adapter import Adapter, lambda_memory_mb
 from handlers.errors import BadInput, HandlerError, NotFound, PayloadTooLarge, internal_error_body
-from handlers.events import S3Record
+from handlers.events import BadRecord, S3Record
 
 ADAPTER = Adapter("lambda")
 RESULT_PREFIX = "results/"
@@ -125,22 +125,65 @@ def process_record(record: S3Record, context: Any, cold_start: bool) -> dict[str
         received_unix_s=round(received_unix_s, 6),
         completed_unix_s=round(time.time(), 6),
     )
+    write_result(out_bucket, out_key, body, etag)
+    ADAPTER.log(getattr(context, "aws_request_id", None), body.get("status_code", 200), start_s, body, cold_start)
+    return {**entry, "status": "error" if "error" in body else "done"}
+
+
+def write_result(bucket: str, key: str, body: dict[str, Any], etag: str) -> None:
     s3_client().put_object(
-        Bucket=out_bucket,
-        Key=out_key,
+        Bucket=bucket,
+        Key=key,
         Body=json.dumps(body).encode("utf-8"),
         ContentType="application/json",
         Metadata={ETAG_METADATA_KEY: etag},
     )
-    ADAPTER.log(getattr(context, "aws_request_id", None), body.get("status_code", 200), start_s, body, cold_start)
-    return {**entry, "status": "error" if "error" in body else "done"}
+
+
+def result_exists(bucket: str, key: str) -> bool:
+    try:
+        s3_client().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _client_error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def bad_record_result(bad: BadRecord, context: Any, cold_start: bool) -> dict[str, Any]:
+    """A record that cannot be read is answered, not retried: an error result object at its result key
+    (when its bucket and key are readable and no result is there yet) and an error entry in the summary."""
+    start_s, received_unix_s = time.perf_counter(), time.time()
+    error = {**bad.error.to_body(), "status_code": bad.error.status_code, "record_index": bad.index}
+    entry: dict[str, Any] = {"input_key": bad.key, "output_bucket": None, "output_key": None, "status": "error"}
+    if bad.bucket and bad.key:
+        out_bucket, out_key = output_bucket_for(bad.bucket), result_key_for(bad.key)
+        entry.update(output_bucket=out_bucket, output_key=out_key)
+        if out_bucket == bad.bucket and bad.key.startswith(RESULT_PREFIX):
+            return {**entry, "status": "ignored"}
+        if not result_exists(out_bucket, out_key):  # never overwrite a real result with a poison copy's error
+            body = {
+                **error,
+                "cold_start": cold_start,
+                "instance_id": ADAPTER.runtime.instance_id,
+                "function_request_id": getattr(context, "aws_request_id", None),
+                "input_bucket": bad.bucket,
+                "input_key": bad.key,
+                "input_etag": "",
+                "event_time": "",
+                "received_unix_s": round(received_unix_s, 6),
+                "completed_unix_s": round(time.time(), 6),
+            }
+            write_result(out_bucket, out_key, body, "")
+    ADAPTER.log(getattr(context, "aws_request_id", None), bad.error.status_code, start_s, error, cold_start)
+    return {**entry, "error": error["error"]}
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Lambda entry point for S3 event notifications; returns a summary of what was done."""
     cold_start = ADAPTER.runtime.begin_invocation()
     try:
-        records = S3Record.from_event(event)
+        records = S3Record.parse_event(event)
     except BadInput as exc:
         ADAPTER.log(
             getattr(context, "aws_request_id", None), exc.status_code, time.perf_counter(), exc.to_body(), cold_start
@@ -148,7 +191,11 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return {"records": 0, "done": 0, "errors": 0, "duplicates": 0, "ignored": 0, "results": [], **exc.to_body()}
     results = []
     for index, record in enumerate(records):
-        results.append(process_record(record, context, cold_start and index == 0))
+        first = cold_start and index == 0
+        if isinstance(record, BadRecord):
+            results.append(bad_record_result(record, context, first))
+        else:
+            results.append(process_record(record, context, first))
     counts = {
         status: sum(r["status"] == status for r in results) for status in ("done", "error", "duplicate", "ignored")
     }

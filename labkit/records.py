@@ -169,12 +169,37 @@ def record_from_row(row: dict[str, str], where: str) -> RequestRecord:
     return RequestRecord(**values)
 
 
+def cut_torn_tail(path: Path, chunk_bytes: int = 1 << 16) -> int:
+    """Cut a torn last line (what a kill mid-write leaves) so that appending starts on a fresh line; the
+    number of bytes cut (0 when the file ends with a newline or does not exist)."""
+    if not path.is_file():
+        return 0
+    with path.open("r+b") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(0, position - chunk_bytes)
+            handle.seek(start)
+            block = handle.read(position - start)
+            if position == end and block.endswith(b"\n"):
+                return 0
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                position = start + newline + 1
+                break
+            position = start
+        handle.truncate(position)
+        return end - position
+
+
 class RecordWriter:
-    """Appends records to one CSV file, flushing every row (nothing lost on a crash or Ctrl-C)."""
+    """Appends records to one CSV file, flushing every row (nothing lost on a crash or Ctrl-C). A torn last
+    line left by an earlier writer is cut first, so it cannot glue onto the next row."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        cut_torn_tail(path)
         new_file = not path.exists() or path.stat().st_size == 0
         self._file: TextIO = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._csv = csv.writer(self._file)
@@ -321,12 +346,15 @@ def _quick_cut(raw: bytes) -> int:
 
 def _header(raw: bytes, path: Path) -> list[str]:
     try:
-        header = next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")), [])
+        header = next(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")), [])
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}:1: not UTF-8 text ({exc.reason})") from None
     unknown = [name for name in header if name not in _TYPES]
     if unknown:
         raise InputError(f"{path}:1: unknown columns {unknown}; expected a subset of {list(FIELD_NAMES)}")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InputError(f"{path}:1: columns {twice} appear more than once; expected each record column once")
     return header
 
 
@@ -368,11 +396,12 @@ def scan_records(
     if cut < len(raw):
         counts.skipped(f"{path}:{_line_at(raw, cut)}", torn=True)
     wrong = np.flatnonzero(nfields != len(header))
-    for row in wrong[: 1 if not skip_bad_rows else wrong.size]:
+    for row in wrong[: 1 if not skip_bad_rows else BAD_ROWS_LISTED]:  # the rest only counted: lines cost O(n)
         where = f"{path}:{_line_at(raw, int(starts[row]))}: row has {nfields[row]} fields, expected {len(header)}"
         if not skip_bad_rows:
             raise InputError(f"{where} (as in the header): a short or malformed row{hint}")
         counts.skipped(where)
+    counts.bad += max(wrong.size - BAD_ROWS_LISTED, 0)
     spans = [(int(starts[row]), int(ends[row]) + 1) for row in wrong]
     keep = nfields == len(header)
     return RecordsText(path, header, _without(raw, cut, spans), raw, starts[keep])
@@ -387,7 +416,7 @@ def iter_records(
     if not text.header:
         return
     try:
-        reader = csv.DictReader(io.StringIO(text.body.decode("utf-8"), newline=""))
+        reader = csv.DictReader(io.StringIO(text.body.decode("utf-8-sig"), newline=""))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:

@@ -85,6 +85,7 @@ class RunContext:
         self._previous_sigterm: Any = None
         self._previous_run_env: str | None = None
         self.status = "running"
+        self._interrupted = False
 
     @classmethod
     def create(cls, runs_root: Path, scenario: str, config: dict[str, Any] | None = None) -> RunContext:
@@ -146,7 +147,7 @@ class RunContext:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt | Interrupted):
+        if self._interrupted or (exc_type is not None and issubclass(exc_type, KeyboardInterrupt | Interrupted)):
             self.status = "interrupted"
         elif exc_type is not None or self.problems:
             self.status = "failed"
@@ -179,6 +180,10 @@ class RunContext:
             os.environ.pop(RUN_ID_ENV, None)
         else:
             os.environ[RUN_ID_ENV] = self._previous_run_env
+
+    def mark_interrupted(self) -> None:
+        """The work inside the `with` was cut short by the user (it handled the Ctrl-C itself)."""
+        self._interrupted = True
 
     def raise_for_status(self) -> None:
         """After the `with`: an error naming the problems when the run did not complete."""

@@ -129,8 +129,9 @@ def run_load(args: argparse.Namespace, config: LabConfig, settings: LoadSettings
     check_remote(targets, args.yes_remote)  # a missing URL or consent fails before a run dir exists
     plan = build_plan(args, settings, targets, spec)
     names = [t.kind for t in targets]  # the records' target
-    say(f"{' and '.join(t.name for t in targets)} at the same time: {spec.name} peaking at {shape.peak_rps:g} rps "
-        f"over {shape.duration_s:g} s ({shape.arrival_offsets_s().size} requests each)")  # fmt: skip
+    together = " and ".join(t.name for t in targets) + (" at the same time" if len(targets) > 1 else "")
+    say(f"{together}: {spec.name} peaking at {shape.peak_rps:g} rps over {shape.duration_s:g} s "
+        f"({shape.arrival_offsets_s().size} requests{' each' if len(targets) > 1 else ''})")  # fmt: skip
     progress = RunProgress(shape, names, args.progress_interval_s, say)
     try:
         ctx = run_plan(plan, config, Path(args.runs or settings.runs_dir), progress.say)

@@ -30,13 +30,13 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from analysis.report import write_report
-from labkit.errors import LabError
+from labkit.errors import ConfigError, LabError
 from labkit.images import image_set
 from labkit.rundir import RunDir
 from locustfiles import labcloud
-from locustfiles.options import add_lab_arguments, check_plan, plan_from_options
+from locustfiles.options import LabPlan, add_lab_arguments, check_plan, plan_from_options
 from locustfiles.pacing import run_schedule
-from locustfiles.process import ProcessState, plan_snapshot, worker_side_run
+from locustfiles.process import ProcessState, plan_of, plan_snapshot, worker_side_run
 from locustfiles.recording import Exchange, unanswered_record
 from locustfiles.settings import load_settings
 from locustfiles.shapes import partition
@@ -103,12 +103,29 @@ def _prepare(environment: Any) -> None:
     else:
         config = plan_snapshot(plan, STATE.shape, STATE.url, STATE.process_count)
         STATE.run = RunDir.create(Path(opts.lab_runs_root), plan.scenario, config=config)
+        _write_plan(STATE.run, plan, STATE.url, STATE.start_unix_s or time.time(), STATE.shape.duration_s)
         STATE.owns_run = True
         opts.lab_run_dir = str(STATE.run.path.resolve())
         log.warning("run dir %s", STATE.run.path)
     if not isinstance(runner, MasterRunner):
         _payloads[:] = [_encode(img.data) for img in image_set(plan.images or None)]
         STATE.open_writer(STATE.run, plan.target, plan.scenario)
+
+
+def _write_plan(run: RunDir, lab: LabPlan, url: str, start_unix_s: float, duration_s: float) -> None:
+    """plan.json and the one sub-run of a test the web UI started (the same typed plan as every run)."""
+    from pydantic import ValidationError
+
+    from experiments.planfile import write_plan_json
+
+    try:
+        write_plan_json(run.path, plan_of(lab, url))
+    except ValidationError as exc:
+        raise ConfigError(f"the web UI's parameters do not make a valid plan: {exc}") from None
+    workload = {"workload": lab.scenario, "kind": "http", "start_unix_s": start_unix_s,
+                "planned_end_unix_s": start_unix_s + duration_s}  # fmt: skip
+    run.update_manifest(sub_runs=[{"index": 0, "sweep": {}, "start_unix_s": start_unix_s,
+                                   "workloads": {lab.scenario: workload}}])  # fmt: skip
 
 
 def _check_same_run(master_run_dir: str) -> None:

@@ -91,6 +91,26 @@ def worker_side_run(path: Path) -> RunDir:
     return RunDir(path)
 
 
+def plan_of(lab: LabPlan, url: str) -> Any:
+    """The experiments.plan.Plan of a test the web UI started: one http workload (written to plan.json, so
+    the run dir holds the same typed plan as every other run)."""
+    from experiments.plan import FUNCTION_TARGET, SERVER_TARGET, HttpWorkload, Plan, Safety, Shape, TraceSource
+
+    spec = lab.spec
+    target = {"local-faas": FUNCTION_TARGET, "local-server": SERVER_TARGET, "lambda": FUNCTION_TARGET,
+              "ec2": SERVER_TARGET}.get(lab.target, url)  # fmt: skip
+    trace = TraceSource(path=spec.trace_path or "traces/fifa98.csv", start=spec.trace_start, end=spec.trace_end,
+                        process=spec.trace_process, seed=spec.seed)  # fmt: skip
+    shape = Shape(kind=spec.name, peak_rps=spec.rate_rps, duration_s=spec.duration_s, step_count=spec.step_count,
+                  base_rps=spec.base_rps, spike_at_s=spec.spike_at_s, spike_s=spec.spike_s, trace=trace)  # fmt: skip
+    workload = HttpWorkload(name=lab.scenario, target=target, shape=shape, predict_path=lab.predict_path,
+                            images=lab.images, max_inflight=lab.max_inflight, max_lag_s=lab.max_lag_s,
+                            network_timeout_s=lab.network_timeout_s)  # fmt: skip
+    safety = Safety(max_rate_rps=lab.max_rate_rps, max_duration_s=lab.max_duration_s, allow_remote=lab.yes_remote)
+    return Plan(name=lab.scenario, target="local" if lab.target.startswith("local-") else "aws",
+                description="started from the Locust web UI", workloads=[workload], safety=safety)  # fmt: skip
+
+
 def plan_snapshot(plan: LabPlan, shape: AnyShape, url: str, process_count: int) -> dict[str, Any]:
     """What the manifest says about a load test the locustfile itself started (web UI)."""
     return {"load": {**dataclasses.asdict(plan), "shape": shape.metadata(), "url": url,

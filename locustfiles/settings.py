@@ -1,4 +1,7 @@
-"""Load defaults from `config/load.yaml`, validated once into a typed `LoadSettings` (every error names the key)."""
+"""Load defaults from `config/load.yaml`, validated once into a typed `LoadSettings` (every error names the key).
+
+They are the defaults of `python -m locustfiles` (and of the locustfile's --lab-* options): the CLI passes
+every value explicitly into the plan it builds, so experiments.plan's own defaults never apply to it."""
 
 from __future__ import annotations
 

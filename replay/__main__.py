@@ -33,7 +33,7 @@ from types import FrameType
 
 from analysis.report import write_report
 from labkit.config import load_config
-from labkit.errors import LabError
+from labkit.errors import LabError, TargetError
 from replay.options import (
     DEFAULT_MAX_UPLOADS,
     DEFAULT_PEAK_RPS,
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="folder of JPEG/PNG payloads (default: generated JPEGs)")
     t.add_argument("--image-count", type=int, help="how many generated images to cycle through (default 8)")
     t.add_argument("--model", help="local cloud model (default: config/localcloud.yaml), e.g. smallcnn")
-    t.add_argument("--yes", action="store_true", help="confirm --target aws (real S3 costs money)")
+    t.add_argument("--yes", action="store_true", help="confirm --target aws (real S3 costs money), or an --s3-endpoint not on this machine")
     r = p.add_argument_group("run")
     r.add_argument("--workers", type=int, help="sender threads (default: sized to the peak rate, 4..256)")
     r.add_argument("--max-attempts", type=int, default=5, help="attempts per upload (default 5)")
@@ -183,6 +183,11 @@ def _run(args: argparse.Namespace) -> int:
         if options.write_report:
             files = write_report(outcome.run.path)
             print(f"report: {files.markdown}\n        {files.html}\n        {files.summary_json}")
+        if outcome.status != "complete":
+            for problem in outcome.problems:
+                print(f"problem: {problem}", file=sys.stderr)
+            print(f"the run ended {outcome.status} ({outcome.run.path})", file=sys.stderr)
+            return TargetError.exit_code
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

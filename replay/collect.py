@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from labkit.records import RecordWriter, RequestRecord
+from labkit.records import RecordWriter, RequestRecord, cut_torn_tail
 from labkit.reportlog import ReportLine, iter_report_lines
 from replay.results import fetch_results, join_results
 
@@ -31,12 +31,7 @@ RESULTS_LOG = "s3-results.jsonl"
 
 def repair_tail(path: Path) -> None:
     """Cut a torn last line (a kill mid-write) so appending starts on a fresh line."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
+    cut_torn_tail(path)
 
 
 def read_result_docs(path: Path) -> dict[str, dict[str, Any]]:

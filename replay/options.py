@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 
 from labkit.errors import ConfigError, InputError
 from labkit.net import loopback_problem
-from traces import CountSeries, Schedule, Timestamps, build_schedule, load_trace
-from traces.schedule import OptionNames
+from traces import CountSeries, OptionNames, Schedule, Timestamps, WindowError, build_schedule, load_trace
 
 DEFAULT_WINDOW = "19:00,23:00"  # FIFA'98 1998-06-30 evening: England v Argentina, peak minute 21:42 GMT
 DEFAULT_SPEEDUP = 160.0  # 4 h in 90 s
@@ -173,11 +172,12 @@ def build_trace_schedule(spec: ScheduleSpec) -> Schedule:
         schedule = build_schedule(trace, start=start, end=end, speedup=spec.speedup, peak_rps=spec.peak_rps,
                                   mean_rps=spec.mean_rps, process=spec.process, seed=spec.seed,
                                   max_count=spec.max_uploads, names=CLI_NAMES)  # fmt: skip
-    except ConfigError as exc:
+    except WindowError as exc:
         if start is None and end is None:
             raise
         raise ConfigError(f"--window {spec.window}: {exc}; give a window inside the trace, or --window all") from None
     if not len(schedule):
+        rate = "--mean-rps" if spec.mean_rps is not None else "--peak-rps"
         raise ConfigError(f"the schedule of {path.name} in window {spec.window} holds no uploads; widen the "
-                          "window or raise --peak-rps")  # fmt: skip
+                          f"window or raise {rate}")  # fmt: skip
     return schedule

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from experiments.planfile import write_plan_json
 from labkit.config import LabConfig
 from labkit.errors import ConfigError, InputError, Interrupted, TargetError
 from labkit.images import PayloadImage, image_set
 from labkit.records import RecordWriter, RequestRecord, iter_records
+from labkit.runctx import RunContext
 from labkit.rundir import RunDir
+from replay.asplan import replay_plan
 from replay.collect import (
     RESULTS_LOG,
     ResultCollector,
@@ -73,6 +76,7 @@ class Outcome:
     e2e_latency_ms: tuple[float | None, float | None, float | None] = (None, None, None)  # p50, p99, max
     cold_starts: int = 0
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why a finished segment is not `complete`
 
 
 class LockedWriter:
@@ -120,7 +124,9 @@ def open_run(options: ReplayOptions, explicit: set[str]) -> tuple[ReplayOptions,
     if options.resume is None:
         schedule = build_trace_schedule(options.schedule)
         config = {"replay": options.as_dict(), "schedule": schedule.metadata()}
-        return options, RunDir.create(options.runs_root, scenario_name(options), config), schedule
+        run = RunDir.create(options.runs_root, scenario_name(options), config)
+        write_plan_json(run.path, replay_plan(options, scenario_name(options), float(schedule.duration_s)))
+        return options, run, schedule
     run = RunDir.open(options.resume)
     options = resumed_options(options, explicit, run)
     schedule = build_trace_schedule(options.schedule)
@@ -145,7 +151,14 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
     check_confirmation(options)
     lock = lock_run(run)
     try:
-        return _replay_locked(options, run, schedule, config, say)
+        ctx = RunContext(run)
+        with ctx:  # owns the run's processes (the local cloud) and its final status
+            outcome = _replay_locked(options, run, schedule, config, say)
+            ctx.problems.extend(outcome.problems)
+            if outcome.status == "interrupted":
+                ctx.mark_interrupted()
+        outcome.status = ctx.status
+        return outcome
     finally:
         lock.close()
 
@@ -299,16 +312,31 @@ def _join(seg: Segment, outcome: Outcome) -> None:
     outcome.cold_starts = sum(bool(r.cold_start) for r in ok)
 
 
+def _problems(seg: Segment, outcome: Outcome) -> list[str]:
+    """Why the segment did not do all it was asked: permanently failed uploads, uploads without a result."""
+    out = []
+    if outcome.failed and outcome.status != "interrupted":
+        resume = f"python -m replay --resume {seg.run.path}"
+        out.append(f"{outcome.failed} of {outcome.total} uploads failed after {seg.options.max_attempts} attempts "
+                   f"(see records, error_message); upload them again with: {resume}")  # fmt: skip
+    if outcome.results_expected and outcome.missing and outcome.status != "interrupted":
+        out.append(f"{outcome.missing} uploads have no inference result (records error_kind missing_result)")
+    return out
+
+
 def _finish(seg: Segment, target: S3Target | None, *, interrupted: bool, say: Say, started_unix_s: float) -> Outcome:
     snap = seg.stats.snapshot()
     status = "interrupted" if interrupted else "complete"
-    if not interrupted and snap.sent and not snap.ok:
+    if (not interrupted and snap.sent and not snap.ok) or (not interrupted and snap.failed):
         status = "failed"
     outcome = Outcome(seg.run, status, snap.total, snap.already_done, snap.sent, snap.ok, snap.failed,
                       snap.retries, lag_percentiles_ms(seg.stats.all_lags_ms))  # fmt: skip
     if seg.writer is not None and seg.writer.late:
         outcome.notes.append(f"{seg.writer.late} upload records came after the in-flight bound and were not kept")
     _join(seg, outcome)
+    outcome.problems = _problems(seg, outcome)
+    if outcome.problems and status == "complete":
+        status = outcome.status = "failed"
     entry: dict[str, Any] = {
         "segment": seg.number,
         "started_unix_s": started_unix_s,
@@ -325,7 +353,7 @@ def _finish(seg: Segment, target: S3Target | None, *, interrupted: bool, say: Sa
     segments = [*(seg.run.read_manifest().get("segments") or []), entry]
     uploaded_ok = snap.already_done + snap.ok
     seg.run.finish(status=status, segments=segments, uploads_total=snap.total, uploads_ok=uploaded_ok)
-    if status == "failed":
+    if status == "failed" and snap.sent and not snap.ok:
         uploads_csv = seg.run.records_dir / f"{seg.options.records_prefix}{UPLOADS_PRODUCER}.csv"
         raise TargetError(f"every upload failed (see {uploads_csv}, error_message)")
     return outcome

@@ -8,6 +8,7 @@ Loaders (all errors are `labkit.errors.InputError` naming file and line/offset; 
   load_timestamps                 one arrival time (s) per line
 Schedules:
   build_schedule(series, start=, end=, speedup=, scale=|peak_rps=|mean_rps=, process=, seed=) -> Schedule
+  (names=OptionNames(max_count="--max-uploads", ...) spells the parameters in its errors as a CLI's flags)
 
 Committed data: traces/fifa98.csv (one day of the real FIFA'98 per-minute series, see traces/README.md)
 and traces/samples/wc98_sample.gz (the archive's 1,000-record test log) with its official .check.
@@ -22,7 +23,7 @@ from traces.counts import load_counts_csv
 from traces.ita import RECORD_DTYPE, decode, encode, iter_records, load_ita_counts, load_ita_timestamps, read_records
 from traces.ita_check import ItaCheck, compute_check, format_check, parse_check
 from traces.loader import KINDS, detect_kind, load_trace
-from traces.schedule import MAX_ARRIVALS, PROCESSES, Schedule, build_schedule
+from traces.schedule import MAX_ARRIVALS, PROCESSES, OptionNames, Schedule, WindowError, build_schedule
 from traces.series import CountSeries, Timestamps, iso_utc, to_unix_s
 from traces.timestamps import load_timestamps
 
@@ -40,8 +41,10 @@ __all__ = [
     "WC98_SAMPLE",
     "CountSeries",
     "ItaCheck",
+    "OptionNames",
     "Schedule",
     "Timestamps",
+    "WindowError",
     "build_schedule",
     "compute_check",
     "decode",

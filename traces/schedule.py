@@ -30,6 +30,10 @@ PROCESSES = ("uniform", "poisson", "exact")
 MAX_ARRIVALS = 10_000_000
 
 
+class WindowError(ConfigError):
+    """The window's start or end is not a time, or the window holds no data (a caller may name its option)."""
+
+
 @dataclass(frozen=True)
 class OptionNames:
     """How a caller's users spell `build_schedule`'s parameters, for its error messages (a CLI passes its
@@ -176,14 +180,21 @@ def _window(series: CountSeries, start: str | float | None, end: str | float | N
         raise ConfigError(f"trace {series.source!r} has no bins")
     first_s = int(series.start_unix_s[0])
     last_end_s = int(series.start_unix_s[-1]) + series.bin_s
-    lo_s = first_s if start is None else max(first_s, _snap(to_unix_s(start), first_s, series.bin_s))
-    hi_s = last_end_s if end is None else min(last_end_s, _snap(to_unix_s(end), first_s, series.bin_s))
+    lo_s = first_s if start is None else max(first_s, _snap(_window_bound(start), first_s, series.bin_s))
+    hi_s = last_end_s if end is None else min(last_end_s, _snap(_window_bound(end), first_s, series.bin_s))
     if hi_s <= lo_s:
-        raise ConfigError(
+        raise WindowError(
             f"window [{start}, {end}) holds no data of {series.source} "
             f"(it covers {iso_utc(first_s)} to {iso_utc(last_end_s)})"
         )
     return series.window(lo_s, hi_s), lo_s, hi_s
+
+
+def _window_bound(value: str | float) -> float:
+    try:
+        return to_unix_s(value)
+    except ConfigError as exc:
+        raise WindowError(str(exc)) from None
 
 
 def _snap(t_s: float, grid_origin_s: int, bin_s: int) -> int:
@@ -264,11 +275,11 @@ def _exact_schedule(
     if not len(trace):
         raise ConfigError(f"trace {trace.source!r} has no arrivals")
     times = trace.times_s
-    lo_s = float(times[0]) if start is None else to_unix_s(start)
-    hi_s = float(times[-1]) + 1.0 if end is None else to_unix_s(end)
+    lo_s = float(times[0]) if start is None else _window_bound(start)
+    hi_s = float(times[-1]) + 1.0 if end is None else _window_bound(end)
     kept = times[(times >= lo_s) & (times < hi_s)]
     if hi_s <= lo_s or not kept.size:
-        raise ConfigError(f"window [{start}, {end}) holds no arrivals of {trace.source}")
+        raise WindowError(f"window [{start}, {end}) holds no arrivals of {trace.source}")
     _check_size(float(kept.size), max_count, names, rates=())
     curve = Timestamps(kept).to_counts(bin_s=1)  # the rate curve: arrivals per whole second
     width_s = 1.0 / speedup

@@ -173,7 +173,8 @@ def to_unix_s(value: str | float | int) -> float:
 def iso_utc(unix_s: float) -> str:
     """Unix seconds -> 'YYYY-MM-DDTHH:MM:SSZ' (for messages too: a time with no date is shown in seconds)."""
     try:
-        return datetime.fromtimestamp(float(unix_s), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.fromtimestamp(float(unix_s), UTC).replace(tzinfo=None, microsecond=0)
+        return moment.isoformat() + "Z"  # isoformat: year 1 is 0001 (strftime's %Y gives 1)
     except (ValueError, OverflowError, OSError):
         return f"{float(unix_s):.6g} s since 1970-01-01 (no calendar date)"
 

@@ -352,7 +352,7 @@ def _check_payload(function_name: str, payload: bytes, invocation_type: str) -> 
     if payload.strip():
         try:
             json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             return api_error(
                 400, "InvalidRequestContentException", f"Could not parse request body into json: {exc}", function_name
             )

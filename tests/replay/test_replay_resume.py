@@ -53,7 +53,11 @@ def test_resume_after_kill_9_uploads_every_index_exactly_once(moto: MotoS3Server
     first = _replay(str(trace), *common, "--bucket", "resume-in", "--window", "all", "--speedup", "120",
                     "--peak-rps", "20", "--process", "uniform", "--runs", str(runs))  # fmt: skip
     run_dir = _kill_when(first, runs, min_ok=30)
-    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"  # killed: never finished
+    # killed: the run's guardian stops what the replay started and marks the run interrupted within seconds
+    deadline = time.monotonic() + 10
+    while json.loads((run_dir / "manifest.json").read_text())["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
     before = [r for r in iter_records(run_dir / "records" / "replay.csv") if r.ok]
     assert 30 <= len(before) < UPLOADS
 

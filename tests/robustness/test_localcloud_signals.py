@@ -89,6 +89,16 @@ def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
+def _mentioning(tmp_path: Path) -> list[str]:
+    """Processes whose command line mentions the test's directory (gunicorn names its log files there)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(tmp_path) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(f"{proc.info['pid']} {cmdline[:120]}")
+    return found
+
+
 @pytest.fixture
 def started() -> Iterator[list[psutil.Process]]:
     """Processes a test started; any still alive at the end are killed (by pid, each one)."""
@@ -123,4 +133,32 @@ def test_two_quick_sigterms_stop_it_within_seconds_and_leave_no_children(
         time.sleep(0.1)
     left = [f"{p.pid} {p.name()}" for p in _alive(children)]
     assert not left, f"processes left behind: {left}"
+    assert not _mentioning(tmp_path)
     assert not (tmp_path / ".cache" / "localcloud.json").exists()
+
+
+def test_two_sigterms_while_starting_stop_it_and_leave_no_children(
+    tmp_path: Path, started: list[psutil.Process]
+) -> None:
+    proc = _start(tmp_path, widen_race=False)
+    parent = psutil.Process(proc.pid)
+    started.append(parent)
+    lines = _read_lines(proc)
+    deadline = time.monotonic() + UP_WITHIN_S
+    while time.monotonic() < deadline and "started moto server" not in lines.get(timeout=UP_WITHIN_S):
+        pass
+    children = parent.children(recursive=True)
+    started.extend(children)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"localcloud up did not exit within {EXIT_WITHIN_S:.0f} s of two SIGTERMs while starting")
+    assert code in (130, 0)  # 0: it finished starting before the first signal landed, then stopped
+    deadline = time.monotonic() + 5.0
+    while _alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(children), f"processes left behind: {[p.pid for p in _alive(children)]}"
+    assert not _mentioning(tmp_path)

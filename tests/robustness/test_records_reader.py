@@ -14,7 +14,7 @@ import pytest
 from analysis.__main__ import main
 from analysis.frame import load_frame
 from labkit.errors import InputError
-from labkit.records import FIELD_NAMES, ReadCounts, RequestRecord, iter_records
+from labkit.records import FIELD_NAMES, ReadCounts, RecordWriter, RequestRecord, iter_records
 from labkit.rundir import RunDir
 
 T0 = 1_795_434_000.0
@@ -191,3 +191,34 @@ def test_header_only_run_exits_3_with_a_clear_message(tmp_path: Path, capsys: py
     err = capsys.readouterr().err
     assert "no records" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "message"),
+    [
+        ("run_id,request_id,source,scenario,target,ok", "r,q,l,s,t,1", r"x\.csv:2: field 'ok'"),
+        ("run_id,request_id,source,scenario,target,ok", "r,q,l,s,t,", r"x\.csv:2: field 'ok'"),
+        ("run_id,request_id,source,scenario,target,target", "r,q,l,s,t,u", r"x\.csv:1: columns \['target'\] appear"),
+    ],
+)
+def test_flags_spelled_otherwise_and_repeated_columns(tmp_path: Path, header: str, row: str, message: str):
+    path = tmp_path / "x.csv"
+    path.write_text(f"{header}\r\n{row}\r\n", encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_frame([path])
+    with pytest.raises(InputError, match=message):
+        list(iter_records(path))
+
+
+def test_a_writer_reopening_a_torn_file_cuts_the_fragment_first(tmp_path: Path) -> None:
+    """A resumed writer (replay --resume after kill -9) must not glue its first row onto a torn one."""
+    path = tmp_path / "r.csv"
+    with RecordWriter(path) as writer:
+        writer.write(RequestRecord(run_id="r", source="t", scenario="s", target="x", request_id="a", ok=True))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("run,b,locust,sc")  # a kill mid-row
+    with RecordWriter(path) as writer:
+        writer.write(RequestRecord(run_id="r", source="t", scenario="s", target="x", request_id="c", ok=True))
+    counts = ReadCounts()
+    assert [r.request_id for r in iter_records(path, counts=counts)] == ["a", "c"]
+    assert counts.torn == 0 and counts.bad == 0
