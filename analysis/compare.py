@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from analysis.cost import PUBLISHED_BREAKEVEN_CALLS_PER_DAY, target_kind
+from analysis.fmt import fmt_bound, fmt_ms, fmt_observed, fmt_usd
 
-
-def fmt_ms(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
-
-
-def fmt_usd(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 0.01 or value == 0:
-        return f"${value:,.2f}"
-    return f"${value:.{1 - math.floor(math.log10(value))}f}"  # two significant digits, no exponent
-
-
-def fmt_bound(check: dict[str, Any]) -> str:
-    key, limit = check["bound"], check["limit"]
-    if key.endswith("_rate"):
-        return f"{key.replace('_', ' ')} <= {limit:.2%}"
-    return f"{key[:-3].replace('_', '.')} <= {limit:g} ms"
-
-
-def fmt_observed(check: dict[str, Any]) -> str:
-    value = check.get("observed")
-    if value is None:
-        return "no data"
-    return f"{value:.2%}" if check["bound"].endswith("_rate") else fmt_ms(value)
+__all__ = ["fmt_bound", "fmt_ms", "fmt_observed", "fmt_usd", "verdicts"]
 
 
 def name(group: dict[str, Any], with_run: bool) -> str:
+    """The group's label (what defines it, see analysis.labels), else target and operation."""
+    if group.get("label"):
+        return str(group["label"])
     text = f"{group['target']} {group['operation']}"
     return f"{text} ({group['run_id']})" if with_run else text
 
 
+def _interrupted(group: dict[str, Any]) -> str:
+    cut = group.get("interrupted") or 0
+    if not cut:
+        return ""
+    return (
+        f" {cut} request{'s' if cut > 1 else ''} cut by the user's stop (interrupted) "
+        "shown apart: not errors, not in the latency figures."
+    )
+
+
 def group_sentence(group: dict[str, Any], with_run: bool) -> str:
+    return _sla_sentence(group, with_run) + _interrupted(group)
+
+
+def _sla_sentence(group: dict[str, Any], with_run: bool) -> str:
     sla = group.get("sla")
     if not sla or not sla["checks"]:
         return f"{name(group, with_run)}: no SLA bounds apply."
@@ -51,7 +40,7 @@ def group_sentence(group: dict[str, Any], with_run: bool) -> str:
     unsure = [c for c in sla["checks"] if c.get("confidence") == "inconclusive"]
     if failed:
         parts = ", ".join(f"{fmt_bound(c)} (observed {fmt_observed(c)})" for c in failed)
-        text = f"{name(group, with_run)}: BREACHES the SLA: {parts}."
+        text = f"{name(group, with_run)}: **BREACHES** the SLA: {parts}."
     elif sla["verdict"] == "pass":
         text = f"{name(group, with_run)}: meets every SLA bound ({len(sla['checks'])} checked)."
     else:

@@ -169,6 +169,14 @@ def breakeven_requests_per_day(profile: dict[str, float], usd_per_hour: float, p
     return (low + high) / 2
 
 
+def cost_curve(profile: dict[str, float], pricing: Pricing, top_per_day: float) -> dict[str, list[float]]:
+    """A month of the function at requests/day from 10 to past `top_per_day` (log-spaced), for the cost chart."""
+    high = max(math.log10(max(top_per_day, 1.0)) + 1.0, 5.0)
+    per_day = np.logspace(1.0, min(high, 10.0), 40)
+    usd = [monthly_function_usd(x * pricing.days_per_month, profile, pricing) for x in per_day]
+    return {"requests_per_day": [float(x) for x in per_day], "function_usd_per_month": usd}
+
+
 def breakeven_table(group: pd.DataFrame, pricing: Pricing) -> dict[str, Any]:
     profile = per_request_profile(group, pricing)
     per_request = monthly_function_usd(1e6, profile, pricing) / 1e6
@@ -182,8 +190,11 @@ def breakeven_table(group: pd.DataFrame, pricing: Pricing) -> dict[str, Any]:
         }
         for name in pricing.breakeven_instance_types
     ]
+    finite = [r["breakeven_requests_per_day"] for r in rows if math.isfinite(r["breakeven_requests_per_day"])]
     return {
         "modelled": True,
+        "days_per_month": pricing.days_per_month,
+        "curve": cost_curve(profile, pricing, max(finite, default=1e5)),
         "gb_s_per_request": profile["gb_s"],
         "front_units_per_request": profile["front_units"],
         "function_usd_per_request": per_request,
@@ -202,6 +213,8 @@ def memory_sweep(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for r in rows:
         r["score"] = r["usd_per_million_ok"] / min_cost + r["p95_ms"] / min_p95
     best = min(rows, key=lambda r: r["score"])
+    for r in rows:
+        r["optimum"] = r is best
     rows.sort(key=lambda r: r["memory_mb"])
     return {
         "modelled": True,

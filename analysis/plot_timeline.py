@@ -70,6 +70,6 @@ def timeline_figure(timeline: dict[str, Any] | None) -> bytes | None:
         _marks(ax, timeline)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    rate.set_ylim(bottom=0)
+    rate.set_ylim(0, rate.get_ylim()[1] * 1.12)  # headroom: no rate line on the top border
     _trace_axis(lat, timeline)
     return _png(fig)

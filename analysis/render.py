@@ -4,43 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from analysis.compare import fmt_bound, fmt_ms, fmt_observed, fmt_usd
 from analysis.doc import Doc, to_html, to_markdown
+from analysis.fmt import ci_text as _ci
+from analysis.fmt import fmt_bound, fmt_ms, fmt_observed, fmt_usd
+from analysis.fmt import num as _f
+from analysis.fmt import pct as _pct
+from analysis.render_compare import comparison_section
+from analysis.render_cost import cost_section
+from analysis.render_cost import name as _name
 from analysis.render_plan import plan_section
 
-MAX_WINDOW_ROWS = 30
 
-
-def _f(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}" if abs(value) >= 10 else f"{value:.{digits + 1}f}"
-    return str(value)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _name(g: dict[str, Any], with_run: bool) -> str:
-    text = f"{g['target']} / {g['scenario']} / {g['operation']}"
-    return f"{g['run_id']}: {text}" if with_run else text
-
-
-def _ci(stats: dict[str, Any], key: str) -> str:
-    ci = (stats.get("ci") or {}).get(key)
-    if not ci:
-        return "-"
-    low = _f(ci["low"]) if ci["low"] is not None else "?"
-    high = _f(ci["high"]) if ci["high"] is not None else "? (too few)"
-    return f"{low} .. {high}"
+def _img(doc: Doc, plots: dict[str, bytes], skipped: dict[str, str], name: str, caption: str) -> None:
+    doc.img(plots.get(name), f"plots/{name}.png", caption, skipped.get(name))
 
 
 def _overview(doc: Doc, groups: list[dict], with_run: bool) -> None:
+    doc.h(2, "Groups at a glance")
+    cut = any(g.get("interrupted") for g in groups)
+    if cut:
+        doc.p(
+            "'interrupted': requests cut by the user's stop (Locust Stop, Ctrl-C), in flight with no answer; "
+            "they are counted here and left out of the requests, the error rate, the latency and the SLA."
+        )
     header = [
         "group",
         "requests",
+        *(["interrupted"] if cut else []),
         "errors",
         "offered req/s",
         "achieved req/s",
@@ -59,6 +49,7 @@ def _overview(doc: Doc, groups: list[dict], with_run: bool) -> None:
             [
                 _name(g, with_run),
                 str(g["count"]),
+                *([str(g.get("interrupted", 0))] if cut else []),
                 _pct(g["error_rate"]),
                 _f(tp["offered_rps"], 2),
                 _f(tp["achieved_rps"], 2),
@@ -74,7 +65,7 @@ def _overview(doc: Doc, groups: list[dict], with_run: bool) -> None:
     doc.table(header, rows)
 
 
-def _latency(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes]) -> None:
+def _latency(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes], skipped: dict) -> None:
     doc.h(2, "Latency and throughput")
     doc.p(
         "Latency from the intended send time includes any wait before the request could be sent (no "
@@ -111,39 +102,40 @@ def _latency(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, byte
         for g in groups
     ]
     doc.table(header, rows)
-    doc.img(
-        plots.get("latency_over_time"),
-        "plots/latency_over_time.png",
-        "Latency percentiles per window (log scale) with offered and achieved request rates",
+    _img(doc, plots, skipped, "latency_over_time",
+         "Latency percentiles per window with offered (line) and achieved (bars) request rates")  # fmt: skip
+    _img(doc, plots, skipped, "latency_cdf", "Latency CDFs side by side")
+
+
+def _worst_first(w: dict[str, Any]) -> tuple[float, float]:
+    return (-(w["error_rate"] or 0.0), -(w["latency_p99"] if w["latency_p99"] is not None else -1.0))
+
+
+def _windows(doc: Doc, groups: list[dict], with_run: bool, window: str, csv: str) -> None:
+    doc.h(3, f"Per {window} s window, worst first")
+    doc.p(
+        f"Worst first: highest error rate, then highest p99. Every window of every length is in `{csv}` "
+        "(one row per group and window, next to this report)."
     )
-    doc.img(plots.get("latency_cdf"), "plots/latency_cdf.png", "Latency CDFs side by side")
-
-
-def _windows(doc: Doc, groups: list[dict], with_run: bool, window: str) -> None:
-    doc.h(3, f"Per {window} s window")
     header = ["group", "start s", "requests", "offered/s", "achieved/s", "errors", "p50", "p95", "p99", "cold"]
-    rows, cut = [], 0
-    for g in groups:
-        windows = g["windows"].get(window, [])
-        cut += max(0, len(windows) - MAX_WINDOW_ROWS)
-        for w in windows[:MAX_WINDOW_ROWS]:
-            rows.append(
-                [
-                    _name(g, with_run),
-                    _f(w["start_s"], 0),
-                    str(w["requests"]),
-                    _f(w["offered_rps"], 2),
-                    _f(w["achieved_rps"], 2),
-                    str(w["errors"]),
-                    _f(w["latency_p50"]),
-                    _f(w["latency_p95"]),
-                    _f(w["latency_p99"]),
-                    f"{w['cold_starts']}/{w['cold_known']}",
-                ]
-            )
-    doc.table(header, rows)
-    if cut:
-        doc.p(f"{cut} more windows are in summary.json (groups[].windows).")
+    windows = [(g, w) for g in groups for w in g["windows"].get(window, [])]
+    windows.sort(key=lambda item: _worst_first(item[1]))
+    rows = [
+        [
+            _name(g, with_run),
+            _f(w["start_s"], 0),
+            str(w["requests"]),
+            _f(w["offered_rps"], 2),
+            _f(w["achieved_rps"], 2),
+            str(w["errors"]),
+            _f(w["latency_p50"]),
+            _f(w["latency_p95"]),
+            _f(w["latency_p99"]),
+            f"{w['cold_starts']}/{w['cold_known']}",
+        ]
+        for g, w in windows
+    ]
+    doc.table(header, rows, rest=csv)
 
 
 def _concurrency_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
@@ -196,7 +188,7 @@ def _keepalive_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
     return rows
 
 
-def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes]) -> None:
+def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes], skipped: dict) -> None:
     doc.h(2, "Cold starts")
     doc.p(
         "Source per group: 'function flag' (the function says so), 'REPORT lines' (Init Duration in the "
@@ -229,12 +221,9 @@ def _cold(doc: Doc, groups: list[dict], with_run: bool, plots: dict[str, bytes])
     doc.table(["group (cold-start rate vs concurrency)", "in flight at send", "requests", "cold", "rate"], rows)
     rows = _keepalive_rows(groups, with_run)
     doc.table(["group (keep-alive curve)", "idle gap s", "requests", "cold", "P(cold)"], rows)
-    doc.img(plots.get("cold_starts"), "plots/cold_starts.png", "Cold starts per window")
-    doc.img(
-        plots.get("keepalive"),
-        "plots/keepalive.png",
-        "Keep-alive curve: P(cold start) vs idle gap, with 95% Clopper-Pearson intervals",
-    )
+    _img(doc, plots, skipped, "cold_starts", "Cold starts per window")
+    _img(doc, plots, skipped, "keepalive",
+         "Keep-alive curve: P(cold start) vs idle gap, with 95% Clopper-Pearson intervals")  # fmt: skip
 
 
 def _sla(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
@@ -279,97 +268,8 @@ def _sla(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, byt
         if (w := (g.get("sla") or {}).get("windows"))
     ]
     doc.table(header, rows)
-    doc.img(plots.get("sla_windows"), "plots/sla_windows.png", "SLA per window: bounded percentile vs its bound")
-
-
-def _prices_text(prices: dict[str, Any]) -> str:
-    return (
-        f"Every figure in this section is MODELLED from list prices ({prices['region']}, {prices['as_of']}; "
-        f"checked: {prices['checked'] or 'not yet'}; file `{prices['file']}`), not billed. Prices used: Lambda "
-        f"${prices['lambda_usd_per_gb_s_tier1']:.10f}/GB-s ({prices['architecture']}, first tier) + "
-        f"${prices['lambda_usd_per_million_requests']:.2f}/million requests; front {prices['front']} "
-        f"${prices['front_usd_per_million_tier1']:.2f}/million; S3 PUT ${prices['s3_put_usd_per_thousand']}/1000, "
-        f"GET ${prices['s3_get_usd_per_thousand']}/1000; server {prices['server_instance_type']} "
-        f"${prices['server_usd_per_hour']}/hour, per-second billing, 60 s minimum; free tier "
-        f"{'included' if prices['include_free_tier'] else 'not included'}."
-    )
-
-
-def _cost_rows(groups: list[dict], with_run: bool) -> list[list[str]]:
-    rows = []
-    for g in groups:
-        c = g.get("cost") or {}
-        basis = c.get("billed_basis") or (
-            f"{c['instances']} x {c['instance_type']} for {c['billed_s']:.0f} s billed"
-            if c.get("kind") == "server"
-            else c.get("note", "S3 requests")
-        )
-        rows.append(
-            [
-                _name(g, with_run),
-                c.get("kind", "-"),
-                fmt_usd(c.get("total_usd")),
-                fmt_usd(c.get("usd_per_million_ok")),
-                _f(c.get("gb_s"), 3),
-                basis,
-            ]
-        )
-    return rows
-
-
-def _memory_sweep(doc: Doc, sweep: dict[str, Any]) -> None:
-    rows = [
-        [
-            str(r["memory_mb"]),
-            r["label"],
-            _f(r["billed_ms_mean"]),
-            _f(r["p50_ms"]),
-            _f(r["p95_ms"]),
-            fmt_usd(r["usd_per_million_ok"]),
-            _f(r["score"], 2),
-            "optimum" if r["memory_mb"] == sweep.get("optimum") else "",
-        ]
-        for r in sweep.get("rows", [])
-    ]
-    if rows:
-        doc.h(3, "Memory sweep")
-        doc.p(
-            f"{sweep['rule']}. One row per memory setting found among the runs given; run the same load at "
-            "several memory settings (and pass all runs) to see the trade-off."
-        )
-    doc.table(["memory MB", "group", "billed ms mean", "p50 ms", "p95 ms", "USD / million", "score", ""], rows)
-
-
-def _cost(doc: Doc, summary: dict[str, Any], with_run: bool, plots: dict[str, bytes]) -> None:
-    cost = summary.get("cost") or {}
-    doc.h(2, "Cost (modelled)")
-    prices = cost.get("pricing")
-    if not prices:
-        doc.p("No pricing file: cost not modelled.")
-        return
-    doc.p(_prices_text(prices))
-    rows = _cost_rows(summary["groups"], with_run)
-    doc.table(["group", "priced as", "run cost", "per million ok", "GB-s", "basis"], rows)
-    rows = [
-        [
-            _name(g, with_run),
-            r["instance_type"],
-            f"${r['usd_per_hour']}",
-            f"{r['breakeven_requests_per_day']:,.0f}",
-            f"{r['breakeven_requests_per_day'] / 1800:,.1f}x",
-        ]
-        for g in summary["groups"]
-        for r in (g.get("breakeven") or {}).get("rows", [])
-    ]
-    if rows:
-        doc.p(
-            "Break-even: requests per day at which a month of the function costs as much as a month of one "
-            "instance (function cheaper below). A published study found about 1,800 calls/day for a small "
-            "model; the last column is ours relative to that (different model, memory and prices)."
-        )
-    doc.table(["function", "vs instance", "instance $/h", "break-even requests/day", "vs 1,800/day"], rows)
-    _memory_sweep(doc, cost.get("memory_sweep") or {})
-    doc.img(plots.get("cost_vs_memory"), "plots/cost_vs_memory.png", "Modelled cost and p95 per memory setting")
+    skipped = summary.get("plots_not_drawn") or {}
+    _img(doc, plots, skipped, "sla_windows", "SLA per window: bounded percentile vs its bound")
 
 
 def _locust(doc: Doc, locust: list[dict[str, Any]]) -> None:
@@ -398,15 +298,16 @@ def build_document(summary: dict[str, Any], plots: dict[str, bytes]) -> Doc:
         doc.ul(summary["missing"])
     doc.h(2, "What this report says")
     doc.ul(summary.get("verdicts", []))
+    comparison_section(doc, summary, plots)
     if summary.get("timeline"):
         plan_section(doc, summary["timeline"], plots)
     if groups:
         _overview(doc, groups, with_run)
-        _latency(doc, groups, with_run, plots)
-        _windows(doc, groups, with_run, summary["table_window_s"])
-        _cold(doc, groups, with_run, plots)
+        _latency(doc, groups, with_run, plots, summary.get("plots_not_drawn") or {})
+        _windows(doc, groups, with_run, summary["table_window_s"], summary.get("windows_csv", "windows.csv"))
+        _cold(doc, groups, with_run, plots, summary.get("plots_not_drawn") or {})
         _sla(doc, summary, with_run, plots)
-        _cost(doc, summary, with_run, plots)
+        cost_section(doc, summary, with_run, plots)
     if summary.get("locust"):
         _locust(doc, summary["locust"])
     doc.h(2, "How these figures are computed")

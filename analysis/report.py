@@ -15,19 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import plots as figs
 from analysis.coldstart import attach_report_lines, report_frame
 from analysis.compare import verdicts
+from analysis.comparison import order
 from analysis.cost import memory_sweep, pricing_used, target_kind
+from analysis.figures import cdfs, make_plots
 from analysis.frame import load_frame, prepare
 from analysis.inputs import read_locust_csv, report_log_records, run_report_lines
-from analysis.plot_timeline import timeline_figure
-from analysis.pricing import DEFAULT_PRICING, load_pricing
+from analysis.labels import defining_fields, group_labels
+from analysis.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from analysis.render import render_html, render_markdown
 from analysis.sla import load_sla
 from analysis.summary import AnalysisOptions, analyse
 from analysis.timeline import plan_rates, plan_timeline
-from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s
+from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s, windows_table
 from labkit.config import DEFAULT_CONFIG_DIR
 from labkit.errors import InputError
 from labkit.records import ReadCounts
@@ -36,6 +37,7 @@ from labkit.rundir import RunDir
 
 DEFAULT_SLA = DEFAULT_CONFIG_DIR / "sla.yaml"
 SCHEMA = "loadlab-analysis/1"
+WINDOWS_CSV = "windows.csv"
 NOTES = [
     "Latency: from each request's intended send time (open model, no coordinated omission) and from the actual "
     "send time; exact percentiles over the raw successful requests (numpy linear interpolation); 95% CIs of "
@@ -49,6 +51,8 @@ NOTES = [
     "the exceedances at the spec's confidence (MLPerf early-stopping style).",
     "Cost: modelled from config/pricing.yaml list prices (never a bill); Lambda GB-s from billed ms (1 ms "
     "granularity) x memory; EC2 per second with a 60 s minimum over the group's span.",
+    "Interrupted: requests in flight when the user stopped the load (error_kind 'interrupted') are counted per "
+    "group and left out of every other figure (error rate, SLA, latency, cost): the stop is not the server's error.",
 ]
 
 
@@ -176,7 +180,7 @@ def _sweep(groups: list[dict[str, Any]], with_run: bool) -> dict[str, Any]:
         cost = g.get("cost") or {}
         if cost.get("kind") != "function" or len(g["memory_mb"]) != 1 or not g["latency_ms"].get("count"):
             continue
-        label = f"{g['run_id']}: {g['target']}" if with_run else g["target"]
+        label = g.get("label") or (f"{g['run_id']}: {g['target']}" if with_run else g["target"])
         rows.append(
             {
                 "memory_mb": g["memory_mb"][0],
@@ -188,34 +192,6 @@ def _sweep(groups: list[dict[str, Any]], with_run: bool) -> dict[str, Any]:
             }
         )
     return memory_sweep(rows)
-
-
-def _cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]], with_run: bool) -> dict[str, np.ndarray]:
-    out = {}
-    predict = [g for g in groups if g["operation"] in ("predict", "s3-infer", "invoke")]
-    for g in predict:
-        mask = (frame["run_id"] == g["run_id"]) & (frame["target"] == g["target"])
-        mask &= (frame["scenario"] == g["scenario"]) & (frame["operation"] == g["operation"]) & frame["ok_bool"]
-        values = np.sort(frame.loc[mask, "latency_ms"].dropna().to_numpy(dtype=float))
-        if values.size > 2000:  # the plot needs no more points than pixels: exact quantiles at 2000 levels
-            values = np.quantile(values, np.linspace(0, 1, 2000))
-        out[figs.label(g, with_run)] = values
-    return out
-
-
-def make_plots(summary: dict[str, Any], cdfs: dict[str, np.ndarray]) -> dict[str, bytes]:
-    groups, with_run = summary["groups"], len(summary["runs"]) > 1
-    window = summary["plot_window_s"]
-    made = {
-        "latency_over_time": figs.latency_over_time(groups, window, with_run),
-        "latency_cdf": figs.latency_cdfs(cdfs),
-        "cold_starts": figs.cold_starts_over_time(groups, window, with_run),
-        "keepalive": figs.keepalive_curve(groups, with_run),
-        "cost_vs_memory": figs.cost_vs_memory((summary.get("cost") or {}).get("memory_sweep") or {}),
-        "sla_windows": figs.sla_windows(groups, with_run),
-        "timeline": timeline_figure(summary.get("timeline")),
-    }
-    return {name: png for name, png in made.items() if png}
 
 
 def _overall(groups: list[dict[str, Any]]) -> str:
@@ -252,6 +228,8 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
     windows = tuple(sorted(set(options.windows_s) | {plot_window}))
     analysis_options = AnalysisOptions(windows, sla, pricing, rates)
     groups = analyse(frame, analysis_options, prepared=True) if frame is not None else []
+    for group, label in zip(groups, group_labels(groups), strict=True):
+        group["label"] = label
     with_run = len(runs) > 1
     summary: dict[str, Any] = {
         "schema": SCHEMA,
@@ -273,16 +251,31 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
             "overall": _overall(groups),
             "confidence": sla.confidence if sla else None,
         },
-        "cost": {
-            "modelled": True,
-            "pricing": pricing_used(pricing) if pricing else None,
-            "memory_sweep": _sweep(groups, with_run) if pricing else None,
-        },
+        "cost": _cost_summary(groups, pricing, with_run),
     }
+    summary["comparison"] = _comparison(groups, [r["run_id"] for r in runs])
     if len(run_paths) == 1 and frame is not None:
         summary["timeline"] = plan_timeline(run_paths[0], frame)
-    plots = make_plots(summary, _cdfs(frame, groups, with_run)) if options.plots and frame is not None else {}
+    plots, skipped = make_plots(summary, cdfs(frame, groups)) if options.plots and frame is not None else ({}, {})
+    summary["plots_not_drawn"] = skipped
     return summary, plots
+
+
+def _cost_summary(groups: list[dict[str, Any]], pricing: Pricing | None, with_run: bool) -> dict[str, Any]:
+    return {
+        "modelled": True,
+        "pricing": pricing_used(pricing) if pricing else None,
+        "memory_sweep": _sweep(groups, with_run) if pricing else None,
+    }
+
+
+def _comparison(groups: list[dict[str, Any]], run_ids: list[str]) -> dict[str, Any]:
+    """Which groups the report compares (indices into groups, baseline first), why that baseline, what varies."""
+    ordered, why = order(groups, run_ids)
+    if len(ordered) < 2:
+        return {"groups": [], "baseline_reason": None, "varies": []}
+    index = {id(g): i for i, g in enumerate(groups)}
+    return {"groups": [index[id(g)] for g in ordered], "baseline_reason": why, "varies": defining_fields(ordered)}
 
 
 def _longest_group_span_s(frame: pd.DataFrame | None) -> float:
@@ -332,6 +325,10 @@ def _write_outputs(out_dir: Path, summary: dict[str, Any], plots: dict[str, byte
             (plot_dir / f"{name}.png").write_bytes(png)
             written.append(plot_dir / f"{name}.png")
     summary["plots"] = {name: f"plots/{name}.png" for name in plots}
+    table = windows_table(summary["groups"])
+    if not table.empty:
+        table.to_csv(out_dir / WINDOWS_CSV, index=False, float_format="%.6g")
+        summary["windows_csv"] = WINDOWS_CSV
     files = ReportFiles(
         out_dir / "report.md",
         out_dir / "report.html",

@@ -22,6 +22,8 @@ from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
 from analysis.windows import DEFAULT_WINDOWS_S, window_frame, window_records
 
 GROUP_KEYS = ("run_id", "target", "scenario", "operation")
+INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
+IDENTITY_FIELDS = ("model_name", "weights", "runtime")  # what defines a group besides its keys (runtime if recorded)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,21 @@ def _values(group: pd.DataFrame, column: str, mask: np.ndarray | None = None) ->
 def _errors(group: pd.DataFrame) -> dict[str, int]:
     failed = group.loc[~group["ok_bool"], "error_kind"].replace("", "unknown")
     return {str(k): int(v) for k, v in failed.value_counts().items()}
+
+
+def split_interrupted(group: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The group without the requests cut by the user's stop, and how many those were."""
+    cut = (group["error_kind"] == INTERRUPTED).to_numpy(dtype=bool)
+    return (group.loc[~cut], int(cut.sum())) if cut.any() else (group, 0)
+
+
+def _identity(group: pd.DataFrame) -> dict[str, str]:
+    """Model, weights and runtime of the group's requests (the commonest non-empty value; "" if none)."""
+    out = {}
+    for name in IDENTITY_FIELDS:
+        values = group[name].replace("", pd.NA).dropna() if name in group.columns else pd.Series(dtype=object)
+        out[name] = str(values.mode().iloc[0]) if len(values) else ""
+    return out
 
 
 def _models(group: pd.DataFrame) -> list[str]:
@@ -85,8 +102,12 @@ def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFr
 
 
 def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions) -> dict[str, Any]:
-    """Everything about one group; `group` must come from `frame.prepare`."""
-    cold, resolved = cold_start_summary(group)
+    """Everything about one group; `group` must come from `frame.prepare`.
+
+    Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
+    """
+    judged, interrupted = split_interrupted(group)
+    cold, resolved = cold_start_summary(judged)
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
     windows = _windows(resolved, options)
     rates = options.configured_rps
@@ -94,6 +115,7 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     out: dict[str, Any] = {
         **keys,
         "count": len(resolved),
+        "interrupted": interrupted,
         "ok": int(ok.sum()),
         "error_rate": float(1 - ok.mean()) if len(resolved) else 0.0,
         "errors": _errors(resolved),
@@ -107,6 +129,7 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
         "instances": int(resolved["instance_id"].replace("", pd.NA).dropna().nunique()),
         "memory_mb": sorted({int(m) for m in resolved["memory_mb"].dropna().unique()}),
         "models": _models(resolved),
+        "identity": _identity(group),
         "windows": {size: window_records(frame) for size, frame in windows.items()},
     }
     if options.sla is not None:

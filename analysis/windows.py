@@ -99,3 +99,17 @@ def window_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows (NaN becomes None, numpy scalars become Python numbers)."""
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in rows]
+
+
+def windows_table(groups: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every group's per-window figures (every window length) as one flat table: windows.csv."""
+    frames = []
+    for g in groups:
+        for size, rows in (g.get("windows") or {}).items():
+            if rows:
+                frame = pd.DataFrame(rows)
+                frame.insert(0, "window_s", float(size))
+                for i, key in enumerate(("group", "run_id", "target", "scenario", "operation")):
+                    frame.insert(i, key, g.get("label", "") if key == "group" else g[key])
+                frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

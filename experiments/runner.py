@@ -26,8 +26,10 @@ from experiments.targets import Endpoints, aws_endpoints, check_endpoints, local
 from labkit.config import LabConfig
 from labkit.errors import TargetError
 from labkit.runctx import Child, RunContext, wait_all
+from labkit.startsync import ready_tags, release
 
-START_LEAD_S = 6.0  # the common start is this far ahead: Locust and the workload processes start meanwhile
+RELEASE_LEAD_S = 2.0  # once every workload is ready, the common start is this far ahead (workers get it meanwhile)
+READY_TIMEOUT_S = 120.0  # how long the workload processes may take to start (Locust import, payloads, clients)
 GRACE_S = 60.0  # past the last workload's end (+ its timeouts) before the sub-run is called overrun
 PROGRESS_EVERY_S = 10.0
 
@@ -82,22 +84,39 @@ def _expected(plan: Plan, sub: SubRun, name: str) -> Expected:
     return Expected(tag, name, w.kind, probes if w.kind == "cold-probe" else per_burst)
 
 
-def start_sub_run(ctx: RunContext, plan: Plan, sub: SubRun, endpoints: Endpoints) -> list[Child]:
-    """Every workload of the sub-run started on one clock; their processes."""
-    sub.start_unix_s = time.time() + START_LEAD_S
+def start_sub_run(ctx: RunContext, plan: Plan, sub: SubRun, endpoints: Endpoints, say: Say) -> list[Child]:
+    """Every workload of the sub-run started, each waiting for the common start, which is released once all
+    of them are ready (a slow starter delays the start instead of sending late); their processes."""
+    sync_dir = ctx.run.path / "sync" / str(sub.index)
     children = []
     for w in plan.workloads:
         tag = sub.tag(w.name)
         sub.expected.append(_expected(plan, sub, w.name))
         if isinstance(w, HttpWorkload):
-            child = start_http(ctx, plan, w, endpoints, sub.start_unix_s + w.start_s, tag)
+            child = start_http(ctx, w, endpoints, sync_dir, tag)
         else:
-            child = start_workload_process(ctx, w.name, endpoints, sub.start_unix_s, tag, sub.update)
-        sub.workloads[tag] = {"workload": w.name, "kind": w.kind, "pid": child.pid,
-                              "start_unix_s": sub.start_unix_s + w.start_s,
-                              "planned_end_unix_s": sub.start_unix_s + w.end_s()}  # fmt: skip
+            child = start_workload_process(ctx, w.name, endpoints, sync_dir, tag, sub.update)
+        sub.workloads[tag] = {"workload": w.name, "kind": w.kind, "pid": child.pid}
         children.append(child)
+    _await_ready(sync_dir, sub, children)
+    sub.start_unix_s = release(sync_dir, RELEASE_LEAD_S)
+    for w in plan.workloads:
+        facts = sub.workloads[sub.tag(w.name)]
+        facts.update(start_unix_s=sub.start_unix_s + w.start_s, planned_end_unix_s=sub.start_unix_s + w.end_s())
     return children
+
+
+def _await_ready(sync_dir: Path, sub: SubRun, children: list[Child]) -> None:
+    """Until every workload process said it is ready (TargetError when one exits first or time runs out)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while (missing := set(sub.workloads) - ready_tags(sync_dir)) and time.monotonic() < deadline:
+        exited = [c for c in children if c.poll() is not None]
+        if exited:
+            raise TargetError(f"{exited[0].name} exited {exited[0].poll()} before it was ready "
+                              f"(log {exited[0].log_path}): {_last_error(exited[0])}")  # fmt: skip
+        time.sleep(0.05)
+    if missing:
+        raise TargetError(f"{', '.join(sorted(missing))} not ready within {READY_TIMEOUT_S:g} s; see their logs")
 
 
 def wait_sub_run(plan: Plan, sub: SubRun, children: list[Child], say: Say) -> list[str]:
@@ -170,7 +189,7 @@ def run_plan(plan: Plan, config: LabConfig, runs_root: Path, say: Say) -> RunCon
         for sub in sub_runs(plan):
             with target_for(plan, config, ctx, sub, say) as endpoints:
                 apply_sweep_value(plan, endpoints, sub.update, say)
-                children = start_sub_run(ctx, plan, sub, endpoints)
+                children = start_sub_run(ctx, plan, sub, endpoints, say)
                 starts = time.strftime("%H:%M:%S", time.localtime(sub.start_unix_s))
                 say(f"sub-run {sub.index + 1}/{plan.sub_run_count()} {sub.update or ''}: "
                     f"{len(children)} workloads start at {starts}")  # fmt: skip

@@ -1,7 +1,8 @@
-"""`python -m experiments.workload RUN_DIR NAME --start-unix-s T --endpoints JSON --tag TAG --sub-run JSON`:
+"""`python -m experiments.workload RUN_DIR NAME --sync-dir DIR --endpoints JSON --tag TAG --sub-run JSON`:
 one non-HTTP workload of a run's plan.json, in a process of its own (started by the experiment runner).
 
-- s3-replay: the replay engine (replay.runner) uploads on the trace schedule from T + start_s and joins every
+- s3-replay: the replay engine (replay.runner) uploads on the trace schedule from the plan's common start
+  (labkit.startsync) + start_s and joins every
   upload with its result; records/<tag>-replay.csv and <tag>-s3-results.csv;
 - burst: `size` simultaneous invokes through the function front, `repeats` times, each burst after a forced
   configuration change when `cold` (new environments); records/<tag>.csv;
@@ -24,8 +25,10 @@ from experiments.planfile import read_plan_json
 from experiments.targets import Endpoints
 from labkit.errors import ConfigError, LabError
 from labkit.rundir import RunDir
+from labkit.startsync import await_start, mark_ready
 
 WORKLOADS_DIR = "workloads"
+SYNC_TIMEOUT_S = 180.0
 
 
 class WorkloadRun(RunDir):
@@ -49,7 +52,13 @@ def say(tag: str, message: str) -> None:
     print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_s3_replay(run: WorkloadRun, w: S3ReplayWorkload, endpoints: Endpoints, start_unix_s: float) -> int:
+def _ready(run: WorkloadRun, sync_dir: Path) -> float:
+    """Say this workload is ready; the plan's common start (unix s)."""
+    mark_ready(sync_dir, run.tag)
+    return await_start(sync_dir, SYNC_TIMEOUT_S)
+
+
+def run_s3_replay(run: WorkloadRun, w: S3ReplayWorkload, endpoints: Endpoints, sync_dir: Path) -> int:
     from labkit.config import load_config
     from replay.options import ReplayOptions, ScheduleSpec, build_trace_schedule, file_sha256
     from replay.runner import _replay_locked
@@ -59,6 +68,8 @@ def run_s3_replay(run: WorkloadRun, w: S3ReplayWorkload, endpoints: Endpoints, s
                         peak_rps=w.peak_rps, mean_rps=w.mean_rps, process=w.process, seed=w.seed,
                         max_uploads=w.max_uploads)  # fmt: skip
     local = endpoints.target == "local"
+    schedule = build_trace_schedule(spec)
+    start_unix_s = _ready(run, sync_dir)
     options = ReplayOptions(
         schedule=spec, target="local" if local else "aws", bucket=endpoints.input_bucket,
         results_bucket=endpoints.output_bucket, s3_endpoint=endpoints.s3_endpoint_url if local else "",
@@ -66,7 +77,6 @@ def run_s3_replay(run: WorkloadRun, w: S3ReplayWorkload, endpoints: Endpoints, s
         report_logs=(endpoints.platform_log,) if endpoints.platform_log else (), runs_root=run.path.parent,
         yes=True, write_report=False, start_at_unix_s=start_unix_s + w.start_s, records_prefix=f"{run.tag}-",
     )  # fmt: skip
-    schedule = build_trace_schedule(spec)
     run.start(config={"replay": options.as_dict(), "schedule": schedule.metadata()}, arrivals=len(schedule))
     outcome = _replay_locked(options, run, schedule, load_config(), lambda m: say(run.tag, m))
     say(run.tag, f"{outcome.ok} of {outcome.total} uploads ok, {outcome.joined} joined, {outcome.missing} missing")
@@ -100,11 +110,12 @@ def _sleep_until(unix_s: float) -> None:
     time.sleep(max(0.0, unix_s - time.time()))
 
 
-def run_burst(run: WorkloadRun, w: BurstWorkload, endpoints: Endpoints, start_unix_s: float) -> int:
+def run_burst(run: WorkloadRun, w: BurstWorkload, endpoints: Endpoints, sync_dir: Path) -> int:
     from awslab.invoke import burst
 
     run.start(arrivals=w.size * w.repeats)
     lab = _lab(run, w, endpoints)
+    start_unix_s = _ready(run, sync_dir)
     try:
         for repeat in range(w.repeats):
             _sleep_until(start_unix_s + w.start_s + repeat * w.interval_s)
@@ -119,9 +130,10 @@ def run_burst(run: WorkloadRun, w: BurstWorkload, endpoints: Endpoints, start_un
     return 0
 
 
-def run_cold_probe(run: WorkloadRun, w: ColdProbeWorkload, endpoints: Endpoints, start_unix_s: float) -> int:
+def run_cold_probe(run: WorkloadRun, w: ColdProbeWorkload, endpoints: Endpoints, sync_dir: Path) -> int:
     run.start(arrivals=w.count * (1 + w.warm_after))
     lab = _lab(run, w, endpoints)
+    start_unix_s = _ready(run, sync_dir)
     try:
         for index in range(w.count):
             _sleep_until(start_unix_s + w.start_s + index * w.interval_s)
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("name")
-    parser.add_argument("--start-unix-s", type=float, required=True)
+    parser.add_argument("--sync-dir", type=Path, required=True, help="the sub-run's start-sync folder")
     parser.add_argument("--endpoints", required=True, help="JSON of experiments.targets.Endpoints")
     parser.add_argument("--tag", required=True, help="records and status file name of this (sub-run's) workload")
     parser.add_argument("--sub-run", default="{}", help="JSON: the sweep value of this sub-run")
@@ -153,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         runners = {"s3-replay": run_s3_replay, "burst": run_burst, "cold-probe": run_cold_probe}
         if workload.kind not in runners:
             raise ConfigError(f"workload {args.name!r} is {workload.kind}; http workloads run in Locust")
-        code = runners[workload.kind](run, workload, endpoints, args.start_unix_s)  # type: ignore[operator]
+        code = runners[workload.kind](run, workload, endpoints, args.sync_dir)  # type: ignore[operator]
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         _finish(run, "failed", error=str(exc))

@@ -61,12 +61,14 @@ class Adapter:
         memory_mb: int | None,
     ) -> dict[str, Any]:
         """Run the core and complete the prediction dict (handler_ms measured from start_s)."""
-        fields = self.service().predict(image_bytes)
+        service = self.service()
+        fields = service.predict(image_bytes)
         return prediction_body(
             fields,
             handler_ms=(time.perf_counter() - start_s) * 1000.0,
             cold_start=cold_start,
             init_ms=init_ms,
+            model_load_ms=service.model_load_ms if init_ms is not None else None,
             instance_id=self.runtime.instance_id,
             function_request_id=request_id,
             memory_mb=memory_mb,
@@ -83,8 +85,10 @@ class Adapter:
                 "request_id": request_id,
                 "status_code": status_code,
                 "model_name": self.model_name,
+                "runtime": self._service.runtime if self._service else None,
                 "cold_start": cold_start,
                 "init_ms": self.runtime.init_ms if cold_start else None,
+                "model_load_ms": self._service.model_load_ms if cold_start and self._service else None,
                 "preprocess_ms": body.get("preprocess_ms"),
                 "inference_ms": body.get("inference_ms"),
                 "handler_ms": round((time.perf_counter() - start_s) * 1000.0, 3),

@@ -1,11 +1,13 @@
-"""The pure-ish inference core: an ONNX Runtime session, preprocessing, top-5 with labels.
+"""The pure-ish inference core: a model in one runtime, preprocessing, top-5 with labels.
 
 `InferenceService.predict(image_bytes)` returns the model-side half of the prediction dict;
 adapters add the invocation half with `prediction_body(...)`, so every adapter returns exactly
-`PREDICTION_KEYS`.
+`PREDICTION_KEYS`. The runtime (ONNX Runtime by default, OpenCV DNN or OpenVINO) is MODEL_RUNTIME's:
+see `handlers.model_runtimes`; `model_load_ms` is the model's resolution (build / download / read)
+plus the runtime's load, a part of the handler's `init_ms`.
 
-Threads: ORT_THREADS if set, else ceil(AWS_LAMBDA_FUNCTION_MEMORY_SIZE / 1769) (Lambda gives one
-vCPU per 1769 MB), else os.cpu_count(); always capped at os.cpu_count(). Session options are
+Threads (of whichever runtime): ORT_THREADS if set, else ceil(AWS_LAMBDA_FUNCTION_MEMORY_SIZE / 1769) (Lambda gives one
+vCPU per 1769 MB), else os.cpu_count(); always capped at os.cpu_count(). ORT session options are
 deterministic (sequential execution, deterministic compute, one inter-op thread, no spinning).
 """
 
@@ -19,21 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from handlers.errors import ModelError
 from handlers.imaging import InputSpec, preprocess
+from handlers.model_runtimes import ModelRunner, Shape, load_runner, runtime_name
 from handlers.models.store import ModelRef, resolve_model
 
 LABELS_PATH = Path(__file__).parent / "data" / "imagenet_labels.txt"
 MB_PER_LAMBDA_VCPU = 1769
 TOP_K = 5
 
-PREDICTION_KEYS = (
-    "model_name", "weights", "top5", "image_width_px", "image_height_px", "input_bytes",
-    "preprocess_ms", "inference_ms", "handler_ms", "cold_start", "init_ms", "instance_id",
-    "function_request_id", "memory_mb", "max_memory_used_mb",
+MODEL_KEYS = (
+    "model_name", "weights", "model_source", "runtime", "top5", "image_width_px", "image_height_px",
+    "input_bytes", "preprocess_ms", "inference_ms",
 )  # fmt: skip
+INVOCATION_KEYS = (
+    "handler_ms", "cold_start", "init_ms", "model_load_ms", "instance_id", "function_request_id", "memory_mb",
+    "max_memory_used_mb",
+)  # fmt: skip
+PREDICTION_KEYS = MODEL_KEYS + INVOCATION_KEYS
 
 
 def load_labels(path: Path | None = None) -> list[str]:
@@ -42,7 +48,7 @@ def load_labels(path: Path | None = None) -> list[str]:
 
 
 def intra_op_threads(env: Mapping[str, str], cpu_count: int | None = None) -> int:
-    """ORT intra-op thread count from ORT_THREADS or the Lambda memory size, capped at the CPUs."""
+    """The runtime's thread count (ORT intra-op) from ORT_THREADS or the Lambda memory size, capped at the CPUs."""
     cpus = cpu_count or os.cpu_count() or 1
     if env.get("ORT_THREADS"):
         wanted = int(env["ORT_THREADS"])
@@ -53,21 +59,8 @@ def intra_op_threads(env: Mapping[str, str], cpu_count: int | None = None) -> in
     return max(1, min(wanted, cpus))
 
 
-def session_options(threads: int) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.use_deterministic_compute = True
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
-def spec_from_session(session: ort.InferenceSession) -> InputSpec:
+def spec_from_shape(shape: Shape) -> InputSpec:
     """Input spec of a user model from its input shape: [N,3,H,W] (NCHW) or [N,H,W,3] (NHWC)."""
-    shape = session.get_inputs()[0].shape
     if len(shape) != 4:
         raise ModelError("unsupported_model", f"expected a 4-D image input, the model's is {shape}")
     if shape[-1] == 3 and shape[1] != 3:
@@ -88,26 +81,48 @@ def to_probabilities(row: np.ndarray) -> np.ndarray:
 
 
 class InferenceService:
-    """Holds one ONNX Runtime session and the labels; `predict` is safe to call repeatedly."""
+    """One model loaded in one runtime, and the labels; `predict` is safe to call repeatedly.
 
-    def __init__(self, ref: ModelRef, labels: Sequence[str], threads: int) -> None:
+    `model_load_ms`: the runtime's load of the file (from `from_env`: plus resolving the model, i.e.
+    building, downloading from S3 or finding it in a directory).
+    """
+
+    def __init__(self, ref: ModelRef, labels: Sequence[str], threads: int, runtime: str = "onnxruntime") -> None:
+        start_s = time.perf_counter()
         self.ref = ref
         self.labels = list(labels)
         self.threads = threads
-        try:
-            self.session = ort.InferenceSession(
-                str(ref.path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # ORT raises its own (non-exported) exception types
-            raise ModelError("model_load_failed", f"could not load {ref.path}: {exc}") from exc
-        self.input_spec = ref.input_spec or spec_from_session(self.session)
-        self.input_name = self.session.get_inputs()[0].name
+        self.runner: ModelRunner = load_runner(runtime, ref.path, threads)
+        self.input_spec = ref.input_spec or spec_from_shape(self.runner.input_shape)
+        self.model_load_ms = round((time.perf_counter() - start_s) * 1000.0, 3)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InferenceService:
         env = os.environ if env is None else env
+        start_s = time.perf_counter()
+        runtime = runtime_name(env)
         labels_path = Path(env["LABELS_PATH"]) if env.get("LABELS_PATH") else None
-        return cls(resolve_model(env), load_labels(labels_path), intra_op_threads(env))
+        ref = resolve_model(env)
+        try:
+            service = cls(ref, load_labels(labels_path), intra_op_threads(env), runtime)
+        finally:
+            if ref.transient:  # a per-environment download: the runtime holds the model now
+                ref.path.unlink(missing_ok=True)
+        service.model_load_ms = round((time.perf_counter() - start_s) * 1000.0, 3)
+        return service
+
+    @property
+    def runtime(self) -> str:
+        return self.runner.name
+
+    @property
+    def session(self) -> Any:
+        """The ONNX Runtime session (None for another runtime)."""
+        return getattr(self.runner, "session", None)
+
+    @property
+    def input_name(self) -> str:
+        return self.runner.input_name
 
     @property
     def model_name(self) -> str:
@@ -124,11 +139,8 @@ class InferenceService:
         ]
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        try:
-            output = self.session.run(None, {self.input_name: tensor})[0]
-        except Exception as exc:  # ORT raises its own (non-exported) exception types
-            raise ModelError("inference_failed", f"{self.model_name}: {exc}") from exc
-        return np.asarray(output).reshape(output.shape[0], -1)[0]
+        """The model's first output row for one batch (ModelError if the runtime fails)."""
+        return self.runner.run(tensor)
 
     def predict(self, image_bytes: bytes) -> dict[str, Any]:
         """Decode, preprocess, infer; the model-side fields of the prediction dict.
@@ -141,6 +153,8 @@ class InferenceService:
         return {
             "model_name": self.model_name,
             "weights": self.ref.weights,
+            "model_source": self.ref.source,
+            "runtime": self.runtime,
             "top5": self.top_k(to_probabilities(row)),
             "image_width_px": decoded.width_px,
             "image_height_px": decoded.height_px,
@@ -156,6 +170,7 @@ def prediction_body(
     handler_ms: float,
     cold_start: bool,
     init_ms: float | None,
+    model_load_ms: float | None = None,
     instance_id: str,
     function_request_id: str | None,
     memory_mb: int | None,
@@ -167,6 +182,7 @@ def prediction_body(
         "handler_ms": round(handler_ms, 3),
         "cold_start": cold_start,
         "init_ms": init_ms,
+        "model_load_ms": model_load_ms,
         "instance_id": instance_id,
         "function_request_id": function_request_id,
         "memory_mb": memory_mb,

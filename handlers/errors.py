@@ -58,6 +58,12 @@ class ModelError(HandlerError):
     status_code = 500
 
 
+class RuntimeUnsupported(ModelError):
+    """The selected runtime (MODEL_RUNTIME) is not installed or cannot load or run this model."""
+
+    status_code = 501
+
+
 def internal_error_body(exc: BaseException) -> dict[str, Any]:
     """The error body for an unexpected exception (status 500); names the exception type."""
     return {"error": {"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}}

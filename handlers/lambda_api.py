@@ -2,7 +2,7 @@
 
     POST  body: JSON {"image": "<base64>"} or the raw image (base64 body, isBase64Encoded true)
           -> 200 prediction dict | 400 / 413 / 415 / 500 {"error": {"kind", "message"}}
-    GET   -> 200 {"model_name", "weights", "status"} (a cheap health/info call)
+    GET   -> 200 {"status", "model_name", "weights", "model_source", "runtime"} (a cheap health/info call)
     OPTIONS -> 204 with CORS headers (preflight)
 
 The model is loaded at import (the Lambda init phase); `init_ms` is reported on the cold
@@ -31,7 +31,13 @@ ADAPTER = Adapter("lambda")
 
 def _info_body() -> dict[str, Any]:
     service = ADAPTER.service()
-    return {"status": "ok", "model_name": service.model_name, "weights": service.ref.weights}
+    return {
+        "status": "ok",
+        "model_name": service.model_name,
+        "weights": service.ref.weights,
+        "model_source": service.ref.source,
+        "runtime": service.runtime,
+    }
 
 
 def _dispatch(

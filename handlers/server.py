@@ -35,7 +35,7 @@ MEMORY_MB = psutil.virtual_memory().total // 2**20
 STATUS_TEXT = {
     200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
     413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error",
-    503: "Service Unavailable",
+    501: "Not Implemented", 503: "Service Unavailable",
 }  # fmt: skip
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -67,8 +67,11 @@ def health() -> tuple[int, dict[str, Any]]:
         "status": "ok",
         "model_name": service.model_name,
         "weights": service.ref.weights,
+        "model_source": service.ref.source,
+        "runtime": service.runtime,
         "instance_id": ADAPTER.runtime.instance_id,
         "init_ms": ADAPTER.runtime.init_ms,
+        "model_load_ms": service.model_load_ms,
         "intra_op_threads": service.threads,
     }
 

@@ -28,6 +28,7 @@ DEPLOYED_KINDS = ("lambda", "ec2")
 TARGET_KINDS = ("local-faas", "local-server", "lambda", "ec2")
 MODEL_NAMES = ("resnet50", "mobilenetv2", "inceptionv3", "smallcnn")
 MODEL_SOURCES = ("builtin", "path", "s3", "dir")
+MODEL_RUNTIMES = ("onnxruntime", "opencv", "openvino")  # handlers.model_runtimes.RUNTIMES (handlers import no labkit)
 
 T = TypeVar("T")
 
@@ -44,6 +45,16 @@ class ModelConfig:
             _one_of(self.name, MODEL_NAMES, f"{where}.name")
         elif not self.path:
             raise ConfigError(f"{where}.path: required when source is {self.source!r}")
+
+    def merged(self, overrides: dict[str, str], where: str) -> ModelConfig:
+        """This model with a function's or the server's `model:` keys (name / source / path) over it."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+        model = dataclasses.replace(self, **overrides)
+        model.validate(where)
+        return model
 
     def environment(self) -> dict[str, str]:
         """The handler's environment variables (Lambda style) that select this model."""
@@ -74,10 +85,14 @@ class ApiRoute:
 class ServerConfig:
     workers: int = 2
     boot_timeout_s: float = 120.0
+    runtime: str = ""  # the model runtime; "" = the local cloud's
+    model: dict[str, str] = field(default_factory=dict)  # name / source / path over the local cloud's model
 
     def validate(self, where: str) -> None:
         if self.workers < 1:
             raise ConfigError(f"{where}.workers: must be >= 1")
+        if self.runtime:
+            _one_of(self.runtime, MODEL_RUNTIMES, f"{where}.runtime")
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ class S3Config:
 @dataclass(frozen=True)
 class LocalCloudConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
+    runtime: str = "onnxruntime"  # the model runtime of every function and the server, unless they set theirs
     functions: tuple[FunctionSpec, ...] = ()
     api_routes: tuple[ApiRoute, ...] = ()
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -98,6 +114,12 @@ class LocalCloudConfig:
 
     def validate(self, where: str) -> None:
         self.model.validate(f"{where}.model")
+        _one_of(self.runtime, MODEL_RUNTIMES, f"{where}.runtime")
+        for i, fn in enumerate(self.functions):
+            if fn.runtime:
+                _one_of(fn.runtime, MODEL_RUNTIMES, f"{where}.functions[{i}].runtime")
+            self.model.merged(fn.model, f"{where}.functions[{i}].model")
+        self.model.merged(self.server.model, f"{where}.server.model")
         names = {fn.name for fn in self.functions}
         for i, route in enumerate(self.api_routes):
             route.validate(f"{where}.api_routes[{i}]")

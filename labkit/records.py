@@ -69,6 +69,7 @@ class RequestRecord:
     cold_start: bool | None = None
     init_ms: float | None = None  # the platform's: REPORT Init Duration (spawn to ready), cold starts
     handler_init_ms: float | None = None  # the handler's own: its package import to model loaded (body init_ms)
+    model_load_ms: float | None = None  # the part of handler_init_ms that resolved (fetched) and loaded the model
     preprocess_ms: float | None = None
     inference_ms: float | None = None
     handler_ms: float | None = None
@@ -81,6 +82,8 @@ class RequestRecord:
     function_request_id: str = ""
     model_name: str = ""
     weights: str = ""  # random | pretrained | user
+    model_source: str = ""  # builtin | path | s3 | dir
+    runtime: str = ""  # onnxruntime | opencv | openvino
     object_key: str = ""
     worker: str = ""  # the load-generator process that produced the record
 
@@ -116,6 +119,7 @@ FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
 FUNCTION_FIELDS: dict[str, str] = {
     "cold_start": "cold_start",
     "init_ms": "handler_init_ms",
+    "model_load_ms": "model_load_ms",
     "preprocess_ms": "preprocess_ms",
     "inference_ms": "inference_ms",
     "handler_ms": "handler_ms",
@@ -125,6 +129,8 @@ FUNCTION_FIELDS: dict[str, str] = {
     "function_request_id": "function_request_id",
     "model_name": "model_name",
     "weights": "weights",
+    "model_source": "model_source",
+    "runtime": "runtime",
 }
 _TYPES: dict[str, str] = {f.name: str(f.type) for f in fields(RequestRecord)}
 

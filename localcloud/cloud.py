@@ -6,6 +6,9 @@
         cloud.endpoints.s3_endpoint_url
 
 Everything listens on 127.0.0.1 on ports picked free; `close()` stops every process it started.
+Each function and the server may have their own model runtime and model (`runtime:` / `model:` in
+config/localcloud.yaml, over the top-level ones); a built-in model with `source: s3` is uploaded to the
+local S3 at start if it is not there yet, so that source works offline.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handlers.models import resolve_model
+from handlers.models import BUILTIN_MODELS, resolve_model
+from handlers.models.store import default_cache_dir, parse_s3_uri, upload_builtin_model
 from labkit.config import REPO_ROOT, LocalCloudConfig, ModelConfig
 from labkit.errors import TargetError
 from localcloud.faas import FunctionSpec, Platform, start_platform_server
@@ -58,6 +62,7 @@ class CloudOptions:
     model: ModelConfig | None = None
     server_workers: int | None = None
     model_cache_dir: Path | None = None
+    runtime: str | None = None  # the model runtime of every function and the server that set none of their own
 
 
 class LocalCloud:
@@ -71,6 +76,7 @@ class LocalCloud:
         if unknown:
             raise TargetError(f"unknown local cloud parts {sorted(unknown)}; expected some of {PARTS}")
         self.model = self.options.model or config.model
+        self.runtime = self.options.runtime or config.runtime
         self.endpoints = Endpoints()
         self.platform: Platform | None = None
         self.bridge: NotificationBridge | None = None
@@ -78,20 +84,58 @@ class LocalCloud:
         self._front: Any = None
         self._server: GunicornServer | None = None
 
-    def handler_environment(self) -> dict[str, str]:
-        """What every function and server worker sees: model selection, S3 endpoint, dummy credentials."""
-        env = {**self.model.environment(), **TEST_CREDENTIALS, "OUTPUT_BUCKET": self.config.s3.output_bucket}
+    def model_for(self, overrides: dict[str, str], where: str = "model") -> ModelConfig:
+        """The local cloud's model with a function's or the server's `model:` keys over it."""
+        return self.model.merged(overrides, where) if overrides else self.model
+
+    def handler_environment(self, model: ModelConfig | None = None, runtime: str = "") -> dict[str, str]:
+        """What a function or server worker sees: model and runtime selection (the local cloud's unless
+        given), S3 endpoint, dummy credentials."""
+        env = {
+            **(model or self.model).environment(),
+            "MODEL_RUNTIME": runtime or self.runtime,
+            **TEST_CREDENTIALS,
+            "OUTPUT_BUCKET": self.config.s3.output_bucket,
+        }
         if self.options.model_cache_dir:
             env["MODEL_CACHE_DIR"] = str(self.options.model_cache_dir)
         if self.endpoints.s3_endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoints.s3_endpoint_url
         return env
 
+    def models(self) -> list[ModelConfig]:
+        """Every distinct model the functions and the server use."""
+        chosen = [self.model_for(fn.model, fn.name) for fn in self.config.functions]
+        chosen.append(self.model_for(self.config.server.model, "server"))
+        return list(dict.fromkeys([self.model, *chosen]))
+
     def prepare_model(self) -> str:
-        """Build (or fetch) the model once, before any environment starts, so no cold start pays for it."""
-        env = {**os.environ, **self.handler_environment()}
-        ref = resolve_model(env)
-        return f"{ref.model_name} ({ref.weights} weights) at {ref.path}"
+        """Build every built-in model once, before any environment starts, so no cold start pays for it;
+        put a built-in model with `source: s3` into the local S3 (each cold start then downloads it)."""
+        done = []
+        for model in self.models():
+            if model.source == "s3":
+                done.append(self._ensure_s3_model(model))
+                continue
+            ref = resolve_model({**os.environ, **self.handler_environment(model)})
+            done.append(f"{ref.model_name} ({ref.weights} weights) at {ref.path}")
+        return "; ".join(done)
+
+    def _ensure_s3_model(self, model: ModelConfig) -> str:
+        """The s3:// model is in the local S3 (uploaded now if it is a built-in one and missing)."""
+        if self._s3 is None:
+            return f"{model.name} at {model.path} (not checked: the local S3 is not started)"
+        client = make_client("s3", self._s3.endpoint_url)
+        bucket, key = parse_s3_uri(model.path)
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+            return f"{model.name} at {model.path} (already in the local S3)"
+        except client.exceptions.ClientError as exc:
+            if model.name not in BUILTIN_MODELS:
+                raise TargetError(f"{model.path} is not in the local S3 and {model.name!r} is not built in") from exc
+        cache_dir = default_cache_dir({**os.environ, **self.handler_environment(model)})
+        upload_builtin_model(client, model.name, model.path, cache_dir)
+        return f"{model.name} (random weights) uploaded to {model.path} in the local S3"
 
     def start(self) -> LocalCloud:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -120,12 +164,14 @@ class LocalCloud:
         )
 
     def _function_specs(self) -> list[FunctionSpec]:
-        env = self.handler_environment()
         keepalive = self.options.keepalive_s
         return [
             dataclasses.replace(
                 fn,
-                environment={**env, **fn.environment},
+                environment={
+                    **self.handler_environment(self.model_for(fn.model, fn.name), fn.runtime),
+                    **fn.environment,
+                },
                 keepalive_s=keepalive if keepalive is not None else fn.keepalive_s,
                 python_path=(REPO_ROOT, *fn.python_path),
             )
@@ -157,7 +203,11 @@ class LocalCloud:
 
     def _start_server(self) -> None:
         workers = self.options.server_workers or self.config.server.workers
-        env = {**self.handler_environment(), "PYTHONPATH": _pythonpath()}
+        server = self.config.server
+        env = {
+            **self.handler_environment(self.model_for(server.model, "server"), server.runtime),
+            "PYTHONPATH": _pythonpath(),
+        }
         self._server = GunicornServer(
             workers=workers,
             env=env,

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import gevent
 import numpy as np
 from gevent import GreenletExit
 from gevent.pool import Pool
@@ -33,6 +34,7 @@ from analysis.report import write_report
 from labkit.errors import ConfigError, LabError
 from labkit.images import image_set
 from labkit.rundir import RunDir
+from labkit.startsync import await_start, mark_ready
 from locustfiles import labcloud
 from locustfiles.options import LabPlan, add_lab_arguments, check_plan, plan_from_options
 from locustfiles.pacing import run_schedule
@@ -44,6 +46,7 @@ from locustfiles.shapes import partition
 log = logging.getLogger("loadlab")
 DISTRIBUTED_LEAD_S = 2.0  # the master sets the common schedule start this far ahead, for spawn messages
 STOP_GRACE_S = 15.0  # past schedule + network timeout, the shape ends the test whatever happens
+SYNC_TIMEOUT_S = 180.0  # how long a process waits for the runner's common start
 STATE = ProcessState()
 _payloads: list[bytes] = []
 _OWN_RUN_DIR: list[str] = []  # a worker's own --lab-run-dir (from its command line)
@@ -112,6 +115,17 @@ def _prepare(environment: Any) -> None:
         STATE.open_writer(STATE.run, plan.target, plan.scenario)
 
 
+def _synchronise(opts: Any) -> None:
+    """With a run's sync dir (experiments): say this process is ready, then take the runner's common start (the
+    master passes it on to its workers in the spawn message, which Locust sends after test_start)."""
+    sync_dir = getattr(opts, "lab_sync_dir", "")
+    if not sync_dir or STATE.plan is None:
+        return
+    mark_ready(Path(sync_dir), STATE.plan.scenario)
+    start_unix_s = await_start(Path(sync_dir), SYNC_TIMEOUT_S, sleep=gevent.sleep) + STATE.plan.start_offset_s
+    opts.lab_start_unix_s = STATE.start_unix_s = start_unix_s
+
+
 def _write_plan(run: RunDir, lab: LabPlan, url: str, start_unix_s: float, duration_s: float) -> None:
     """plan.json and the one sub-run of a test the web UI started (the same typed plan as every run)."""
     from pydantic import ValidationError
@@ -144,6 +158,8 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
         if not isinstance(environment.runner, WorkerRunner):
             _decide(environment)
         _prepare(environment)
+        if not isinstance(environment.runner, WorkerRunner):
+            _synchronise(environment.parsed_options)
     except LabError as exc:
         STATE.refused = str(exc)
         log.error("load refused: %s", exc)
@@ -271,7 +287,8 @@ class OpenModelShape(LoadTestShape):
             return None
         if STATE.plan is not None and STATE.shape is not None:
             bound_s = STATE.shape.duration_s + DISTRIBUTED_LEAD_S + STATE.plan.network_timeout_s + STOP_GRACE_S
-            if run_time_s > bound_s:
+            started_unix_s = STATE.start_unix_s or time.time() - run_time_s  # the common start, when known
+            if time.time() - started_unix_s > bound_s:
                 log.error("the test overran its bound of %.0f s; stopping it", bound_s)
                 return None
         user_count = runner.user_count if runner is not None else 0

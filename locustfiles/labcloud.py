@@ -2,7 +2,9 @@
 
 At Locust's init, in the master or the only process (never in a worker), when --lab-local-cloud is set and
 no --host was given: start the local cloud (function platform and gunicorn server) on loopback and make
-its function front the default Host. It is stopped when Locust quits.
+its function front the default Host. It is stopped when Locust quits. `url_for` maps a target name to the
+URL the load goes to: the local cloud's for local-faas / local-server, config/targets.yaml's (or its
+environment variable's) for lambda / ec2 unless a Host of its own was typed in.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from labkit.config import REPO_ROOT, ModelConfig, load_config
+from labkit.config import REPO_ROOT, LabConfig, ModelConfig, load_config
+from labkit.errors import ConfigError
 from localcloud.cloud import CloudOptions, LocalCloud
 
 log = logging.getLogger(__name__)
 WORK_DIR = REPO_ROOT / ".cache" / "locust-localcloud"
 _cloud: dict[str, LocalCloud] = {}
+_context: dict[str, Any] = {}  # "environment": the Locust environment, "config": the LabConfig, "model": name
 
 
 def wanted(environment: Any) -> bool:
@@ -37,21 +41,52 @@ def start(environment: Any) -> LocalCloud:
     cloud = LocalCloud(config.localcloud, Path(WORK_DIR), CloudOptions(parts=("faas", "server"), model=model))
     cloud.start()
     _cloud["cloud"] = cloud
+    _context.update(environment=environment, config=config, model=(model or config.localcloud.model).name)
     environment.host = cloud.endpoints.faas_url
     log.warning("local cloud up: local-faas %s, local-server %s", cloud.endpoints.faas_url,
                 cloud.endpoints.server_url)  # fmt: skip
     return cloud
 
 
-def url_for(target: str) -> str:
-    """The local cloud's URL for a local target name, "" when no local cloud runs here or for other targets."""
+def local_urls() -> dict[str, str]:
+    """The local targets' URLs by name ({} when no local cloud runs in this process)."""
     cloud = _cloud.get("cloud")
     if cloud is None:
+        return {}
+    return {"local-faas": cloud.endpoints.faas_url, "local-server": cloud.endpoints.server_url}
+
+
+def model_name() -> str:
+    """The model the local cloud serves ("" when none runs here)."""
+    return str(_context.get("model", "")) if _cloud else ""
+
+
+def url_for(target: str) -> str:
+    """The URL of `target`, or "" when the Host is the answer (no local cloud here, a Host typed in for a
+    remote target, or a target name config/targets.yaml does not know). ConfigError for lambda / ec2 with no
+    URL anywhere: sending their load to the local cloud's Host would be mislabelled."""
+    local = local_urls()
+    if not local or target in local:
+        return local.get(target, "")
+    environment, config = _context.get("environment"), _context.get("config")
+    host = str(getattr(environment, "host", "") or "")
+    if (host and host not in local.values()) or not isinstance(config, LabConfig) or target not in config.targets:
         return ""
-    return {"local-faas": cloud.endpoints.faas_url, "local-server": cloud.endpoints.server_url}.get(target, "")
+    return configured_url(config, target)
+
+
+def configured_url(config: LabConfig, target: str) -> str:
+    """A remote target's URL from config/targets.yaml or its environment variable; ConfigError otherwise."""
+    from locustfiles.targets import remote_url
+
+    try:
+        return remote_url(config.target(target))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or type the URL in the web UI's Host field") from None
 
 
 def stop() -> None:
     cloud = _cloud.pop("cloud", None)
+    _context.clear()
     if cloud is not None:
         cloud.close()

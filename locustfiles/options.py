@@ -30,6 +30,7 @@ class LabPlan:
     max_duration_s: float
     network_timeout_s: float
     yes_remote: bool
+    start_offset_s: float = 0.0  # a plan's workload: seconds after the plan's common start
 
     def per_process_cap(self, process_count: int) -> int:
         return max(1, math.ceil(self.max_inflight / max(1, process_count)))
@@ -74,6 +75,7 @@ def add_lab_arguments(parser: Any, s: LoadSettings) -> None:
     g.add_argument("--lab-workload", default="", help="with --lab-plan: the http workload to run", **hidden)
     g.add_argument("--lab-tag", default="", help="with --lab-plan: the records' scenario (a sweep's sub-run)",
                    **hidden)  # fmt: skip
+    g.add_argument("--lab-sync-dir", default="", help="a run's start-sync folder (labkit.startsync)", **hidden)
     g.add_argument("--lab-start-unix-s", type=float, default=0.0,
                    help="common schedule start (unix s) shared with the plan's other workloads", **hidden)  # fmt: skip
 
@@ -105,7 +107,7 @@ def plan_from_workload(plan_json: str, workload_name: str, tag: str = "") -> Lab
                    predict_path=workload.predict_path, images=workload.images, max_inflight=workload.max_inflight,
                    max_lag_s=workload.max_lag_s, max_rate_rps=plan.safety.max_rate_rps,
                    max_duration_s=plan.safety.max_duration_s, network_timeout_s=workload.network_timeout_s,
-                   yes_remote=plan.safety.allow_remote)  # fmt: skip
+                   yes_remote=plan.safety.allow_remote, start_offset_s=workload.start_s)  # fmt: skip
 
 
 def plan_from_options(opts: Any) -> LabPlan:

@@ -3,7 +3,8 @@
 
 Locust reads the workload from the run's plan.json (`--lab-plan`, `--lab-workload`), exactly as under
 experiments.runner: it is started by experiments.launch.start_http as a child of the run context (its own
-process group, dies with the run), with `--processes N` when the workload asks for more than one process,
+process group, dies with the run), says when it is ready and starts its schedule when released
+(labkit.startsync), with `--processes N` when the workload asks for more than one process,
 its --csv / --html / console log in run/locust/<workload>*. The wait is bounded in time; Ctrl-C
 (KeyboardInterrupt) stops Locust with SIGTERM, which records the requests in flight as "interrupted" and
 closes its record files before exiting.
@@ -24,6 +25,7 @@ from experiments.targets import Endpoints
 from labkit.errors import TargetError
 from labkit.runctx import Child, RunContext, wait_all
 from labkit.rundir import RunDir
+from labkit.startsync import ready_tags, release
 
 GRACE_S = 30.0  # past schedule + network timeout: Locust's start-up, in-flight requests and shutdown
 INTERRUPT_WAIT_S = 30.0  # how long Locust gets to close its files after Ctrl-C
@@ -41,18 +43,36 @@ def _check_exit(child: Child, name: str) -> None:
         raise TargetError(f"locust {name}: {refused[0].split('load refused:', 1)[1].strip()}")
 
 
+def _release_when_ready(sync_dir: Path, name: str, child: Child) -> None:
+    """Wait until Locust says it is ready (labkit.startsync), then release its start (TargetError otherwise)."""
+    from experiments.runner import READY_TIMEOUT_S, RELEASE_LEAD_S
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while name not in ready_tags(sync_dir):
+        if child.poll() is not None:
+            raise TargetError(f"locust {name} exited {child.poll()} before it was ready; see {child.log_path}:\n"
+                              f"{child.log_tail(1500)}")  # fmt: skip
+        if time.monotonic() > deadline:
+            raise TargetError(f"locust {name} not ready within {READY_TIMEOUT_S:g} s; see {child.log_path}")
+        time.sleep(0.05)
+    release(sync_dir, RELEASE_LEAD_S)
+
+
 def run_workload(ctx: RunContext, plan: Plan, name: str, url: str, progress: ProgressFn | None = None,
                  interval_s: float = 5.0) -> Child:  # fmt: skip
     """Run http workload `name` of `plan` (already written to ctx.run's plan.json) against `url` to its end.
 
-    `progress` is called every `interval_s` while Locust runs; TargetError when Locust overran its time
-    bound, failed, or refused the workload.
+    The schedule starts once Locust is ready (its own start-sync folder, run/sync/<name>). `progress` is
+    called every `interval_s` while Locust runs; TargetError when Locust overran its time bound, failed, or
+    refused the workload.
     """
     (workload,) = [w for w in plan.http_workloads() if w.name == name]
     endpoints = Endpoints(target=plan.target, function_url=url, server_url=url)
-    child = start_http(ctx, plan, workload, endpoints, 0.0, name)  # 0: the schedule starts when Locust is up
-    deadline = time.time() + workload.shape.duration_s + workload.network_timeout_s + 2 * GRACE_S
+    sync_dir = ctx.run.path / "sync" / name
+    child = start_http(ctx, workload, endpoints, sync_dir, name)
     try:
+        _release_when_ready(sync_dir, name, child)
+        deadline = time.time() + workload.end_s() + workload.network_timeout_s + 2 * GRACE_S
         while wait_all([child], min(deadline, time.time() + interval_s)):
             if time.time() >= deadline:
                 raise TargetError(f"locust {name} overran its time bound; see {child.log_path}")

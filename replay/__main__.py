@@ -33,7 +33,7 @@ from types import FrameType
 
 from analysis.report import write_report
 from labkit.config import load_config
-from labkit.errors import LabError, TargetError
+from labkit.errors import ConfigError, LabError, TargetError
 from replay.options import (
     DEFAULT_MAX_UPLOADS,
     DEFAULT_PEAK_RPS,
@@ -44,9 +44,10 @@ from replay.options import (
     TARGETS,
     ReplayOptions,
     ScheduleSpec,
+    build_trace_schedule,
     file_sha256,
 )
-from replay.runner import Outcome, replay
+from replay.runner import Outcome, check_confirmation, replay
 
 SCHEDULE_ARGS = ("window", "speedup", "peak_rps", "mean_rps", "process", "seed", "max_uploads")
 TARGET_ARGS = ("target", "bucket", "results_bucket", "images", "image_count", "s3_endpoint", "model")
@@ -77,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--images", help="folder of JPEG/PNG payloads (default: generated JPEGs)")
     t.add_argument("--image-count", type=int, help="how many generated images to cycle through (default 8)")
     t.add_argument("--model", help="local cloud model (default: config/localcloud.yaml), e.g. smallcnn")
-    t.add_argument("--yes", action="store_true", help="confirm --target aws (real S3 costs money), or an --s3-endpoint not on this machine")
+    t.add_argument(
+        "--yes",
+        action="store_true",
+        help="confirm --target aws (real S3 costs money), or an --s3-endpoint not on this machine",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--workers", type=int, help="sender threads (default: sized to the peak rate, 4..256)")
     r.add_argument("--max-attempts", type=int, default=5, help="attempts per upload (default 5)")
@@ -87,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--runs", type=Path, default=Path("runs"), help="where run dirs are made (default runs)")
     r.add_argument("--resume", type=Path, help="finish an interrupted run: runs/<run-id>")
     r.add_argument("--no-report", action="store_true", help="do not write report.md/html at the end")
+    r.add_argument("--dry-run", action="store_true", help="build and print the schedule, upload nothing")
     return p
 
 
@@ -171,9 +177,24 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _dry_run(options: ReplayOptions) -> int:
+    """The schedule the options give (checked like a real run: window, rates, --max-uploads), nothing sent."""
+    if options.resume is not None:
+        raise ConfigError("--dry-run builds a new schedule; it does not combine with --resume")
+    check_confirmation(options)
+    meta = build_trace_schedule(options.schedule).metadata()
+    print(f"schedule: {meta['arrivals']} uploads over {meta['duration_s']:.1f} s (peak {meta['peak_rps']:.2f}/s, "
+          f"mean {meta['mean_rps']:.2f}/s), {meta['window_start_utc']} to {meta['window_end_utc']} "
+          f"x{meta['speedup']:g}, {meta['process']} arrivals; target {options.target}")  # fmt: skip
+    print("nothing was uploaded (--dry-run)")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         options, explicit = options_from_args(args)
+        if args.dry_run:
+            return _dry_run(options)
         outcome = replay(options, explicit, load_config(), say)
         print_summary(outcome)
         if outcome.status == "interrupted":

@@ -6,6 +6,10 @@ Selection is by environment variables (Lambda style), see `resolve_model`:
     MODEL_NAME       built-in name (default mobilenetv2) or a label for a user model
     MODEL_PATH       local .onnx file                       (source path)
     MODEL_URI        s3://bucket/key of an .onnx file       (source s3; AWS_ENDPOINT_URL honoured)
+    MODEL_S3_CACHE   environment | shared: `environment` (the default in a function's execution environment,
+                     i.e. when AWS_LAMBDA_FUNCTION_NAME is set) downloads the object at every init, as a
+                     fresh Lambda environment with an empty /tmp does, and the file is removed once loaded;
+                     `shared` (the default elsewhere) keeps it in the cache, keyed by ETag
     MODEL_DIR        mounted directory (EFS-like) holding MODEL_FILE or <MODEL_NAME>.onnx (source dir)
     MODEL_CACHE_DIR  cache (default ~/.cache/loadlab/models; /tmp/loadlab/models on Lambda)
     MODEL_SEED       seed of the random weights of built-in models (default 0)
@@ -21,6 +25,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from handlers.errors import ModelError
@@ -40,6 +45,7 @@ class ModelRef:
     source: str  # one of SOURCES
     path: Path
     input_spec: InputSpec | None  # None: infer from the ONNX input shape
+    transient: bool = False  # a per-environment download: remove the file once the model is loaded
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -84,22 +90,53 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def fetch_s3_model(uri: str, cache_dir: Path) -> Path:
-    """Download an s3:// model into the cache (keyed by ETag, so a changed object is re-fetched)."""
+def s3_cache_shared(env: Mapping[str, str]) -> bool:
+    """False when every init must download (MODEL_S3_CACHE=environment; the default in a function)."""
+    mode = env.get("MODEL_S3_CACHE", "").strip().lower()
+    if mode not in ("", "environment", "shared"):
+        raise ModelError("bad_model_setting", f"MODEL_S3_CACHE={mode!r}; expected environment or shared")
+    return mode == "shared" or (not mode and not env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def fetch_s3_model(uri: str, cache_dir: Path, shared: bool = True) -> tuple[Path, str]:
+    """Download an s3:// model into the cache: keyed by ETag (a changed object is re-fetched) when
+    `shared`, else to a file of this process alone (downloaded every time). Returns the file and its
+    weights label: the object's `loadlab-weights` metadata (`random` for a built-in graph that
+    `localcloud` uploaded), else `user`."""
     import boto3  # deferred: only this source needs it
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = parse_s3_uri(uri)
     client = boto3.client("s3")
     try:
-        etag = client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
-        path = cache_dir / "s3" / bucket / f"{etag}-{Path(key).name}"
-        if not path.exists():
+        head = client.head_object(Bucket=bucket, Key=key)
+        tag = head["ETag"].strip('"') if shared else f"env{os.getpid()}"
+        path = cache_dir / "s3" / bucket / f"{tag}-{Path(key).name}"
+        if not shared or not path.exists():
             body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
             atomic_write_bytes(path, body)
     except (ClientError, BotoCoreError) as exc:
         raise ModelError("model_download_failed", f"could not download {uri}: {exc}") from exc
-    return path
+    weights = head.get("Metadata", {}).get("loadlab-weights", "")
+    return path, weights if weights in ("random", "user") else "user"
+
+
+def upload_builtin_model(client: Any, name: str, uri: str, cache_dir: Path, seed: int = 0) -> str:
+    """Build (or take from the cache) a built-in model and put it at `uri` (s3://bucket/key) with `client`
+    (creating the bucket if it is missing), tagged `loadlab-weights: random`; returns the object's ETag.
+    This is how the local cloud's S3 holds a model for `MODEL_SOURCE=s3` offline."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = parse_s3_uri(uri)
+    path = builtin_model_file(name, cache_dir, seed)
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError:
+        client.create_bucket(Bucket=bucket)
+    metadata = {"loadlab-weights": "random", "loadlab-model": builtin(name).name, "loadlab-seed": str(seed)}
+    with path.open("rb") as body:
+        answer = client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+    return str(answer.get("ETag", "")).strip('"')
 
 
 def infer_source(env: Mapping[str, str]) -> str:
@@ -156,8 +193,10 @@ def resolve_model(env: Mapping[str, str] | None = None) -> ModelRef:
         stem = path.stem
     elif source == "s3":
         uri = _require(env, "MODEL_URI", source)
-        path = fetch_s3_model(uri, cache_dir)
-        stem = Path(parse_s3_uri(uri)[1]).stem
+        shared = s3_cache_shared(env)
+        path, weights = fetch_s3_model(uri, cache_dir, shared)
+        name = env.get("MODEL_NAME") or Path(parse_s3_uri(uri)[1]).stem
+        return ModelRef(name, weights, source, path, None, transient=not shared)
     else:
         path = _dir_model_file(env)
         stem = path.stem

@@ -38,7 +38,9 @@ class FunctionSpec:
     `concurrency_limit` is the reserved concurrency: in-flight invocations (busy + starting
     environments) beyond it are throttled. `python_path` entries are prepended to the handler's
     PYTHONPATH (the deployment package's root, like Lambda's /var/task). `description` is Lambda's
-    Description (GetFunctionConfiguration shows it).
+    Description (GetFunctionConfiguration shows it). `runtime` and `model` are the function's own
+    model runtime (MODEL_RUNTIME) and model settings over the local cloud's (`name`, `source`, `path`):
+    the local cloud turns them into the function's environment; the platform itself ignores them.
     """
 
     name: str
@@ -51,6 +53,8 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     python_path: tuple[Path, ...] = ()
     description: str = ""
+    runtime: str = ""  # "" = the local cloud's
+    model: dict[str, str] = field(default_factory=dict)  # {} = the local cloud's model
 
     def __post_init__(self) -> None:
         self._check_name_and_handler()

@@ -27,7 +27,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalClou
         outputs = {"HttpApiUrl": e.faas_url, "Ec2Url": e.server_url, "InputBucketName": e.input_bucket,
                    "OutputBucketName": e.output_bucket, "ApiFunctionName": "inference-api",
                    "S3FunctionName": "inference-s3"}  # fmt: skip
-        path = write_endpoints(Endpoints.from_outputs("loadlab-test", "us-east-1", outputs, "http"), tmp_path / "ep.json")
+        endpoints = Endpoints.from_outputs("loadlab-test", "us-east-1", outputs, "http")
+        path = write_endpoints(endpoints, tmp_path / "ep.json")
         monkeypatch.setenv("LOADLAB_AWS_ENDPOINTS", str(path))
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", e.s3_endpoint_url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", e.faas_url)

@@ -10,10 +10,17 @@ import pytest
 from handlers_testkit import make_image_bytes
 from onnx import TensorProto, helper, numpy_helper
 
-from handlers.core import PREDICTION_KEYS, InferenceService, intra_op_threads, load_labels, prediction_body
+from handlers.core import (
+    MODEL_KEYS,
+    PREDICTION_KEYS,
+    InferenceService,
+    intra_op_threads,
+    load_labels,
+    prediction_body,
+)
 from handlers.errors import BadInput
 
-MODEL_FIELDS = PREDICTION_KEYS[:8]
+MODEL_FIELDS = MODEL_KEYS
 
 
 def test_labels_are_the_1000_imagenet_classes() -> None:

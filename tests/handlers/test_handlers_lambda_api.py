@@ -126,7 +126,10 @@ def test_cors_preflight_info_and_wrong_method(api: ModuleType) -> None:
     assert "POST" in preflight["headers"]["Access-Control-Allow-Methods"]
     event["requestContext"]["http"]["method"] = "GET"
     info = body_of(api.handler(event, None))
-    assert info == {"status": "ok", "model_name": "smallcnn", "weights": "random"}
+    assert info == {
+        "status": "ok", "model_name": "smallcnn", "weights": "random",
+        "model_source": "builtin", "runtime": "onnxruntime",
+    }  # fmt: skip
     event["requestContext"]["http"]["method"] = "DELETE"
     assert api.handler(event, None)["statusCode"] == 405
 

@@ -38,7 +38,7 @@ def test_s3_dying_mid_replay_fails_the_run_with_the_resume_command(tmp_path: Pat
                 break
             time.sleep(0.05)
         moto.stop()  # S3 goes away with most of the schedule still to send
-        out, err = proc.communicate(timeout=150)
+        _out, err = proc.communicate(timeout=150)
     assert proc.returncode == 4, err[-2000:]
     [run] = list(runs.iterdir())
     manifest = json.loads((run / "manifest.json").read_text())

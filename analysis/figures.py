@@ -1,0 +1,56 @@
+"""Which figures a report gets: every chart of analysis.plots / plots_cost / plot_timeline from the summary.
+
+`make_plots` returns the PNGs drawn and, for a chart that belongs in the report but was not drawn, the
+sentence saying why (the report prints it in the chart's place).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import plots as figs
+from analysis import plots_cost
+from analysis.comparison import INFERENCE_OPERATIONS
+from analysis.plot_timeline import timeline_figure
+
+CDF_POINTS = 2000  # the plot needs no more points than pixels: exact quantiles at this many levels
+
+
+def cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Sorted successful latencies per inference group (keyed by its label), thinned to CDF_POINTS."""
+    out = {}
+    keys = ["run_id", "target", "scenario", "operation"]
+    ok = frame.loc[frame["ok_bool"] & frame["operation"].isin(INFERENCE_OPERATIONS)]
+    by_key = dict(iter(ok.groupby(keys, observed=True, sort=False)["latency_ms"]))
+    for g in groups:
+        series = by_key.get(tuple(g[k] for k in keys))
+        if g["operation"] not in INFERENCE_OPERATIONS or series is None:
+            continue
+        values = np.sort(series.dropna().to_numpy(dtype=float))
+        if values.size > CDF_POINTS:
+            values = np.quantile(values, np.linspace(0, 1, CDF_POINTS))
+        out[figs.label(g)] = values
+    return out
+
+
+def make_plots(summary: dict[str, Any], latency_cdfs: dict[str, np.ndarray]) -> tuple[dict[str, bytes], dict]:
+    """(name -> PNG, name -> why it was not drawn)."""
+    groups, with_run = summary["groups"], len(summary["runs"]) > 1
+    window = summary["plot_window_s"]
+    ordered = [groups[i] for i in (summary.get("comparison") or {}).get("groups", [])]
+    made: dict[str, bytes | str | None] = {
+        "comparison": plots_cost.comparison_bars(ordered),
+        "latency_over_time": figs.latency_over_time(groups, window, with_run),
+        "latency_cdf": figs.latency_cdfs(latency_cdfs),
+        "cold_starts": figs.cold_starts_over_time(groups, window, with_run),
+        "keepalive": figs.keepalive_curve(groups, with_run),
+        "cost_vs_memory": plots_cost.cost_vs_memory((summary.get("cost") or {}).get("memory_sweep") or {}),
+        "cost_vs_requests": plots_cost.cost_vs_requests(groups),
+        "sla_windows": figs.sla_windows(groups, with_run),
+        "timeline": timeline_figure(summary.get("timeline")),
+    }
+    drawn = {name: png for name, png in made.items() if isinstance(png, bytes)}
+    return drawn, {name: why for name, why in made.items() if isinstance(why, str)}
