@@ -23,7 +23,7 @@ STYLE = (
     "details{margin:.2em 0 .8em}summary{cursor:pointer;color:#0645ad}nav.toc{background:#fafafa;border:1px solid #eee;"
     "padding:.4em 1em;margin:1em 0}nav.toc ol{margin:.2em 0}"
     ".nochart{color:#666;font-style:italic;border-left:3px solid #ddd;padding-left:.6em}"
-    "figcaption{font-size:.9em;color:#444}"
+    "figcaption{font-size:.9em;color:#444}td.t,th.t{text-align:left}"
 )
 
 
@@ -112,9 +112,17 @@ def _toc(doc: Doc) -> str:
     return f"<nav class='toc'><b>Contents</b><ol>{items}</ol></nav>" if items else ""
 
 
+def _is_text(cell: str) -> bool:
+    return cell[:1].isalpha() and not cell.startswith("n/a")
+
+
 def _html_rows(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
+    """A table; a column whose first cell is text (a name, a bound, a verdict) is left-aligned, numbers right."""
+    left = [_is_text(c) for c in rows[0]] if rows else []
+    align = [" class='t'" if flag else "" for flag in left] + [""] * (len(header) - len(left))
+    head = "".join(f"<th{a}>{_inline(h)}</th>" for h, a in zip(header, align, strict=False))
+    cells = ("".join(f"<td{a}>{_inline(c)}</td>" for c, a in zip(row, align, strict=False)) for row in rows)
+    body = "".join(f"<tr>{line}</tr>" for line in cells)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

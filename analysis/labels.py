@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.cost import target_kind
+
 SEP = " · "
 
 
 def identity(group: dict[str, Any]) -> dict[str, str]:
     """The fields that define a group, as text ("" when unknown)."""
     ident = group.get("identity") or {}
-    memory = group.get("memory_mb") or []
+    # a function's memory setting defines it; a server's recorded memory is its machine's, named by the target
+    memory = [] if target_kind(str(group.get("target", ""))) == "server" else group.get("memory_mb") or []
     return {
         "target": str(group.get("target", "")),
         "model": ident.get("model_name", ""),

@@ -22,6 +22,7 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
                      "xtick.labelsize": 9, "ytick.labelsize": 9})  # fmt: skip
 OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "frameon": False}  # legend right of the axes
+BELOW = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.2), "frameon": False}  # long group names: under the axes
 MIN_WINDOWS = 3  # a time chart of fewer windows shows no trend
 
 
@@ -126,10 +127,11 @@ def latency_cdfs(cdfs: dict[str, np.ndarray]) -> bytes | str | None:
     ax.set_ylabel("fraction of requests")
     for level in (0.5, 0.95, 0.99):
         ax.axhline(level, color="grey", lw=0.5, ls=":")
-        ax.text(1.0, level, f" p{level * 100:g}", transform=ax.get_yaxis_transform(), va="center", color="grey")
+        va = {0.99: "bottom", 0.95: "top"}.get(level, "center")  # p95 and p99 lie close: one above, one below
+        ax.text(1.0, level, f" p{level * 100:g}", transform=ax.get_yaxis_transform(), va=va, color="grey")
     ax.set_ylim(0, 1.02)
     ax.set_title("Latency distribution (CDF) per group", loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.06, 1.0), frameon=False)
+    ax.legend(**BELOW)
     return _png(fig)
 
 
@@ -150,7 +152,7 @@ def cold_starts_over_time(groups: list[dict[str, Any]], window: str, with_run: b
     ax.set_ylabel(f"cold starts per {window} s")
     ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_title("Cold starts over time", loc="left")
-    ax.legend(**OUTSIDE)
+    ax.legend(**BELOW)
     return _png(fig)
 
 
@@ -190,7 +192,7 @@ def keepalive_curve(groups: list[dict[str, Any]], with_run: bool = False) -> byt
     ax.set_xlabel("idle gap since the previous completion (s, log scale; ticks: bin edges)")
     ax.set_ylabel("P(cold start)")
     ax.set_title("Keep-alive curve: chance of a cold start after an idle gap (95% CIs)", loc="left")
-    ax.legend(**OUTSIDE)
+    ax.legend(**BELOW)
     return _png(fig)
 
 

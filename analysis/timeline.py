@@ -61,9 +61,10 @@ def workload_spans(run_path: Path, manifest: dict[str, Any]) -> tuple[float, lis
 
 
 def _members(frame: pd.DataFrame, span: dict[str, Any]) -> pd.DataFrame:
-    if span["kind"] == "s3-replay":
+    mine = frame[frame["scenario"] == span["tag"]]
+    if span["kind"] == "s3-replay" and mine.empty:  # records of runs made before replays were named by workload
         return frame[frame["operation"].isin(REPLAY_OPERATIONS) & frame["scenario"].str.startswith("replay-")]
-    return frame[frame["scenario"] == span["tag"]]
+    return mine
 
 
 def _bins(t: np.ndarray, width_s: float, span_s: float) -> np.ndarray:

@@ -41,9 +41,9 @@ def describe(plan: Plan) -> str:
     lines = [f"plan {plan.name} ({'quick, ' if plan.quick else ''}target {plan.target}): {plan.description}".strip(),
              "  ".join(h.ljust(widths[i]) for i, h in enumerate(header))]  # fmt: skip
     lines += ["  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)) for r in rows]
-    if plan.sweep:
-        lines.append(f"sweep: {plan.sweep.parameter} over {plan.sweep.values} ({plan.sub_run_count()} sub-runs, "
-                     f"all workloads in each)")  # fmt: skip
+    if plan.sweeps():
+        axes = " x ".join(f"{s.parameter} {s.values}" for s in plan.sweeps())
+        lines.append(f"sweep: {axes} ({plan.sub_run_count()} sub-runs, all workloads in each)")
     total_s = plan.span_s() * plan.sub_run_count()
     lines.append(f"traffic: {plan.span_s():g} s per sub-run, {total_s:g} s in all; workloads run concurrently")
     if plan.cloud.model and plan.target == "local":

@@ -28,7 +28,8 @@ from labkit.config import MODEL_NAMES, MODEL_SOURCES, REPO_ROOT
 SHAPE_KINDS = ("ramp", "constant", "steps", "spike", "trace")
 FUNCTION_TARGET = "function"  # the function front (API Gateway on AWS, the local platform's front locally)
 SERVER_TARGET = "server"  # the EC2-like server (gunicorn locally)
-SWEEP_PARAMETERS = ("memory_mb", "concurrency_limit", "timeout_s", "model", "model_source")
+SWEEP_PARAMETERS = ("memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime")
+RUNTIMES = ("onnxruntime", "opencv", "openvino")
 PLAN_TARGETS = ("local", "aws")
 DEFAULT_MAX_PROCESSES = max(2, 2 * (os.cpu_count() or 1))
 
@@ -179,6 +180,7 @@ class CloudSettings(Strict):
     model: str = ""  # built-in model name; "" = config/localcloud.yaml
     model_source: Literal["", "builtin", "path", "s3", "dir"] = ""
     model_path: str = ""
+    runtime: Literal["", "onnxruntime", "opencv", "openvino"] = ""  # "" = config/localcloud.yaml
     keepalive_s: float | None = Field(None, gt=0)
     server_workers: int | None = Field(None, ge=1, le=64)
     functions: dict[str, FunctionSettings] = Field(default_factory=dict)
@@ -193,7 +195,7 @@ class CloudSettings(Strict):
 class Sweep(Strict):
     """One sub-run per value; every workload runs in each sub-run, one after the other."""
 
-    parameter: Literal["memory_mb", "concurrency_limit", "timeout_s", "model", "model_source"]
+    parameter: Literal["memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime"]
     values: list[int | float | str] = Field(min_length=1, max_length=100)
     functions: list[str] = Field(default_factory=lambda: ["inference-api"])  # memory/concurrency/timeout
 
@@ -207,6 +209,8 @@ class Sweep(Strict):
                 raise ValueError(f"memory_mb values must be within 128..10240, got {value!r}")
             if self.parameter == "model" and value not in MODEL_NAMES:
                 raise ValueError(f"model values must be among {', '.join(MODEL_NAMES)}, got {value!r}")
+            if self.parameter == "runtime" and value not in RUNTIMES:
+                raise ValueError(f"runtime values must be among {', '.join(RUNTIMES)}, got {value!r}")
             if self.parameter == "model_source" and value not in MODEL_SOURCES:
                 raise ValueError(f"model_source values must be among {', '.join(MODEL_SOURCES)}, got {value!r}")
         return self
@@ -225,7 +229,7 @@ class Plan(Strict):
     target: Literal["local", "aws"] = "local"
     cloud: CloudSettings = Field(default_factory=CloudSettings)
     workloads: list[Workload] = Field(min_length=1, max_length=32)
-    sweep: Sweep | None = None
+    sweep: Sweep | list[Sweep] | None = None  # several: one sub-run per combination of their values
     safety: Safety = Field(default_factory=Safety)
     quick: bool = False  # compressed by --quick
     published: list[str] = Field(default_factory=list)  # claims of a published study this plan re-runs
@@ -236,6 +240,11 @@ class Plan(Strict):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"workload names must be unique; repeated: {', '.join(duplicates)}")
+        parameters = [s.parameter for s in self.sweeps()]
+        if len(set(parameters)) != len(parameters):
+            raise ValueError(f"sweep parameters must differ; got {', '.join(parameters)}")
+        if self.sub_run_count() > 200:
+            raise ValueError(f"the sweeps make {self.sub_run_count()} sub-runs; at most 200")
         _check_safety(self)
         return self
 
@@ -252,8 +261,13 @@ class Plan(Strict):
         """Seconds of traffic in one sub-run: the latest workload end."""
         return max(w.end_s() for w in self.workloads)
 
+    def sweeps(self) -> list[Sweep]:
+        if self.sweep is None:
+            return []
+        return self.sweep if isinstance(self.sweep, list) else [self.sweep]
+
     def sub_run_count(self) -> int:
-        return len(self.sweep.values) if self.sweep else 1
+        return math.prod(len(s.values) for s in self.sweeps())
 
 
 def _check_safety(plan: Plan) -> None:
@@ -263,7 +277,7 @@ def _check_safety(plan: Plan) -> None:
             if w.shape.peak_rps > safety.max_rate_rps:
                 raise ValueError(
                     f"workload {w.name!r} peaks at {w.shape.peak_rps:g} req/s, above safety.max_rate_rps "
-                    f"{safety.max_rate_rps:g}; raise it in the plan if you mean it"
+                    f"{safety.max_rate_rps:g}; raise it in the plan (or --max-rate-rps) if you mean it"
                 )
             if w.shape.expected_requests() > 50_000_000:
                 raise ValueError(f"workload {w.name!r} would send ~{w.shape.expected_requests():.3g} requests; "
@@ -277,11 +291,12 @@ def _check_safety(plan: Plan) -> None:
     if processes > safety.max_processes:
         raise ValueError(f"the plan's http workloads ask for {processes} Locust processes, above safety."
                          f"max_processes {safety.max_processes} (a multiple of this machine's {os.cpu_count()} "
-                         "cores); raise it in the plan if you mean it")  # fmt: skip
+                         "cores); raise it in the plan (or --max-processes) if you mean it")  # fmt: skip
     longest = max((w.end_s() for w in plan.workloads), default=0.0) * plan.sub_run_count()
     if math.isfinite(longest) and longest > safety.max_duration_s:
         raise ValueError(f"the plan lasts {longest:g} s of traffic, above safety.max_duration_s "
-                         f"{safety.max_duration_s:g}; raise it in the plan if you mean it")  # fmt: skip
+                         f"{safety.max_duration_s:g}; raise it in the plan (or --max-duration-s) if you "
+                         "mean it")  # fmt: skip
 
 
 def record_target(plan: Plan, workload: HttpWorkload) -> str:

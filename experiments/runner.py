@@ -1,19 +1,20 @@
 """Running a plan: one run context, the target up once, every workload of a sub-run at the same time.
 
 1. the run dir is made and the resolved plan written to plan.json (Locust and the workload processes read it);
-2. the local cloud is started inside the run (or the deployed AWS stack's endpoints are read);
-3. per sub-run (one per sweep value, or one): the sweep value is applied (the function's configuration through
-   the Lambda API, or a fresh local cloud for a model sweep), then every workload is started on one clock
-   (a common start time a few seconds ahead, each workload at its own `start_s` after it), and waited for;
+2. the local cloud is started inside the run (again only when a sweep changes the model), or the deployed AWS
+   stack's endpoints are read;
+3. per sub-run (one per combination of sweep values, or one): the values are applied (the function's
+   configuration through the Lambda API), then every workload is started; once all say they are ready, one
+   common start is released (labkit.startsync), each workload begins at its own `start_s` after it;
 4. the records are checked against the schedules (experiments.checks): any mismatch -> status failed;
 5. the run context stops whatever is left and sets the status (complete / failed / interrupted).
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from labkit.config import LabConfig
 from labkit.errors import TargetError
 from labkit.runctx import Child, RunContext, wait_all
 from labkit.startsync import ready_tags, release
+from localcloud.cloud import LocalCloud
 
 RELEASE_LEAD_S = 2.0  # once every workload is ready, the common start is this far ahead (workers get it meanwhile)
 READY_TIMEOUT_S = 120.0  # how long the workload processes may take to start (Locust import, payloads, clients)
@@ -46,10 +48,8 @@ class SubRun:
     expected: list[Expected] = field(default_factory=list)
 
     def tag(self, workload: str) -> str:
-        if not self.update:
-            return workload
-        ((parameter, value),) = self.update.items()
-        return f"{workload}-{parameter.replace('_', '-')}-{value}"
+        parts = [f"{parameter.replace('_', '-')}-{value}" for parameter, value in self.update.items()]
+        return "-".join([workload, *parts])
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, "sweep": self.update, "start_unix_s": self.start_unix_s,
@@ -57,9 +57,9 @@ class SubRun:
 
 
 def sub_runs(plan: Plan) -> list[SubRun]:
-    if plan.sweep is None:
-        return [SubRun(0, {})]
-    return [SubRun(i, {plan.sweep.parameter: v}) for i, v in enumerate(plan.sweep.values)]
+    sweeps = plan.sweeps()
+    combos = itertools.product(*[[(s.parameter, v) for v in s.values] for s in sweeps])
+    return [SubRun(i, dict(combo)) for i, combo in enumerate(combos)]
 
 
 def _deadline(plan: Plan, start_unix_s: float) -> float:
@@ -154,27 +154,56 @@ def _last_error(child: Child) -> str:
     return (errors or lines or ["(no output)"])[-1][:300]
 
 
-@contextlib.contextmanager
-def target_for(plan: Plan, config: LabConfig, ctx: RunContext, sub: SubRun, say: Say) -> Iterator[Endpoints]:
-    """The endpoints for a sub-run: the local cloud (started for it) or the deployed stack."""
-    if plan.target == "aws":
-        endpoints = aws_endpoints(config)
-        check_endpoints(plan, endpoints)
-        yield endpoints
-        return
-    say("starting the local cloud on 127.0.0.1 (S3, function platform, gunicorn); first use builds the model")
-    cloud = start_local_cloud(plan, config, ctx.run.logs_dir / f"localcloud-{sub.index}", sub.update)
-    try:
-        endpoints = local_endpoints(cloud, config)
-        check_endpoints(plan, endpoints)
-        ctx.run.update_manifest(endpoints={**(ctx.run.read_manifest().get("endpoints") or {}),
-                                           str(sub.index): endpoints.as_dict()})  # fmt: skip
-        yield endpoints
-    finally:
-        ctx.stop_children(everything=False)  # load first, then the cloud it was aimed at
-        if cloud.platform is not None:
-            ctx.run.update_manifest(platform_stats=cloud.platform.stats())
-        cloud.close()
+CLOUD_PARAMETERS = (
+    "model",
+    "model_source",
+    "runtime",
+)  # a new value needs a fresh local cloud (the rest: the Lambda API)
+
+
+class Targets:
+    """The endpoints of each sub-run: the deployed stack, or a local cloud kept while the sub-runs' cloud
+    parameters (model, model source) stay the same and started anew when they change; closed at the end."""
+
+    def __init__(self, plan: Plan, config: LabConfig, ctx: RunContext, say: Say) -> None:
+        self.plan, self.config, self.ctx, self.say = plan, config, ctx, say
+        self.cloud: LocalCloud | None = None
+        self.key: dict[str, Any] | None = None
+        self.endpoints: Endpoints | None = None
+
+    def for_sub_run(self, sub: SubRun) -> Endpoints:
+        if self.plan.target == "aws":
+            self.endpoints = self.endpoints or aws_endpoints(self.config)
+            check_endpoints(self.plan, self.endpoints)
+            return self.endpoints
+        key = {k: v for k, v in sub.update.items() if k in CLOUD_PARAMETERS}
+        if self.cloud is None or key != self.key:
+            self.close()
+            self.say("starting the local cloud on 127.0.0.1 (S3, function platform, gunicorn); first use builds "
+                     f"the model{f' ({key})' if key else ''}")  # fmt: skip
+            work_dir = self.ctx.run.logs_dir / f"localcloud-{sub.index}"
+            self.cloud = start_local_cloud(self.plan, self.config, work_dir, sub.update)
+            self.key, self.endpoints = key, local_endpoints(self.cloud, self.config)
+            check_endpoints(self.plan, self.endpoints)
+            known = self.ctx.run.read_manifest().get("endpoints") or {}
+            self.ctx.run.update_manifest(endpoints={**known, str(sub.index): self.endpoints.as_dict()})
+        assert self.endpoints is not None
+        return self.endpoints
+
+    def close(self) -> None:
+        """Stop the load first, then the cloud it was aimed at."""
+        self.ctx.stop_children(everything=False)
+        cloud, self.cloud = self.cloud, None
+        if cloud is not None:
+            if cloud.platform is not None:
+                self.ctx.run.update_manifest(platform_stats=cloud.platform.stats())
+            cloud.close()
+
+    def __enter__(self) -> Targets:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_plan(plan: Plan, config: LabConfig, runs_root: Path, say: Say) -> RunContext:
@@ -186,16 +215,18 @@ def run_plan(plan: Plan, config: LabConfig, runs_root: Path, say: Say) -> RunCon
     with ctx:
         write_plan_json(ctx.run.path, plan)
         done: list[SubRun] = []
-        for sub in sub_runs(plan):
-            with target_for(plan, config, ctx, sub, say) as endpoints:
+        with Targets(plan, config, ctx, say) as targets:
+            for sub in sub_runs(plan):
+                endpoints = targets.for_sub_run(sub)
                 apply_sweep_value(plan, endpoints, sub.update, say)
                 children = start_sub_run(ctx, plan, sub, endpoints, say)
                 starts = time.strftime("%H:%M:%S", time.localtime(sub.start_unix_s))
-                say(f"sub-run {sub.index + 1}/{plan.sub_run_count()} {sub.update or ''}: "
-                    f"{len(children)} workloads start at {starts}")  # fmt: skip
+                values = f" {sub.update}" if sub.update else ""
+                count = f"{sub.index + 1}/{plan.sub_run_count()}"
+                say(f"sub-run {count}{values}: {len(children)} workloads start at {starts}")
                 ctx.problems.extend(wait_sub_run(plan, sub, children, say))
-            done.append(sub)
-            ctx.run.update_manifest(sub_runs=[s.as_dict() for s in done])
+                done.append(sub)
+                ctx.run.update_manifest(sub_runs=[s.as_dict() for s in done])
         records = ctx.run.records()
         ctx.problems.extend(check_run(plan, [e for s in done for e in s.expected], ctx.run.path, records))
     for problem in ctx.problems:

@@ -25,29 +25,29 @@ def lambda_client(endpoints: Endpoints) -> Any:
     return boto3.client("lambda", region_name=endpoints.region)
 
 
-def function_names(plan: Plan, endpoints: Endpoints) -> list[str]:
+def function_names(functions: list[str], endpoints: Endpoints) -> list[str]:
     """The swept functions' real names (the local names map to the deployed stack's on AWS)."""
-    assert plan.sweep is not None
     mapping = {"inference-api": endpoints.api_function, "inference-s3": endpoints.s3_function}
-    return [mapping.get(name) or name for name in plan.sweep.functions]
+    return [mapping.get(name) or name for name in functions]
 
 
 def apply_sweep_value(plan: Plan, endpoints: Endpoints, update: dict[str, Any], say: Callable[[str], None]) -> None:
-    if not update:
-        return
+    """Every parameter of the sub-run's combination, through the Lambda API where it is a function setting."""
     from awslab.functions import UpdateBound, update_configuration
 
-    ((parameter, value),) = update.items()
-    if parameter in ("model", "model_source"):
-        if endpoints.target != "local":
-            raise ConfigError(f"sweep over {parameter} needs a deploy per value; run it with --target local")
-        return  # the sub-run's fresh local cloud already serves it
-    lam = lambda_client(endpoints)
-    for function in function_names(plan, endpoints):
-        say(f"{function}: {parameter} = {value} (through the Lambda API)")
-        if parameter == "memory_mb":
-            update_configuration(lam, function, UpdateBound(), MemorySize=int(value))
-        elif parameter == "timeout_s":
-            update_configuration(lam, function, UpdateBound(), Timeout=int(value))
-        elif parameter == "concurrency_limit":
-            lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(value))
+    lam = None
+    for sweep in plan.sweeps():
+        value = update[sweep.parameter]
+        if sweep.parameter in ("model", "model_source", "runtime"):
+            if endpoints.target != "local":
+                raise ConfigError(f"sweep over {sweep.parameter} needs a deploy per value; run it with --target local")
+            continue  # the sub-run's fresh local cloud already serves it
+        lam = lam or lambda_client(endpoints)
+        for function in function_names(sweep.functions, endpoints):
+            say(f"{function}: {sweep.parameter} = {value} (through the Lambda API)")
+            if sweep.parameter == "memory_mb":
+                update_configuration(lam, function, UpdateBound(), MemorySize=int(value))
+            elif sweep.parameter == "timeout_s":
+                update_configuration(lam, function, UpdateBound(), Timeout=int(value))
+            elif sweep.parameter == "concurrency_limit":
+                lam.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=int(value))

@@ -66,10 +66,26 @@ def local_cloud_config(config: LocalCloudConfig, cloud: CloudSettings) -> LocalC
     return dataclasses.replace(config, functions=tuple(functions))
 
 
+def cloud_parts(plan: Plan) -> tuple[str, ...]:
+    """The parts of the local cloud the plan's workloads use (s3, faas, server), in start order."""
+    from experiments.plan import FUNCTION_TARGET, SERVER_TARGET, HttpWorkload
+
+    kinds = {w.kind for w in plan.workloads}
+    targets = {w.target for w in plan.workloads if isinstance(w, HttpWorkload)}
+    wanted = {
+        "s3": "s3-replay" in kinds,
+        "faas": bool(kinds & {"s3-replay", "burst", "cold-probe"}) or FUNCTION_TARGET in targets,
+        "server": SERVER_TARGET in targets,
+    }
+    return tuple(part for part, used in wanted.items() if used)
+
+
 def start_local_cloud(plan: Plan, config: LabConfig, work_dir: Path, sweep_update: dict[str, Any]) -> LocalCloud:
-    """The local cloud for (a sub-run of) the plan, started; the caller closes it."""
+    """The local cloud for (a sub-run of) the plan, started (only the parts it uses); the caller closes it."""
     cloud_config = local_cloud_config(config.localcloud, plan.cloud)
-    options = CloudOptions(keepalive_s=plan.cloud.keepalive_s, server_workers=plan.cloud.server_workers,
+    runtime = str(sweep_update.get("runtime") or plan.cloud.runtime) or None
+    options = CloudOptions(parts=cloud_parts(plan), keepalive_s=plan.cloud.keepalive_s, runtime=runtime,
+                           server_workers=plan.cloud.server_workers,
                            model=model_config(plan.cloud, cloud_config.model, sweep_update))  # fmt: skip
     return LocalCloud(cloud_config, work_dir, options).start()
 

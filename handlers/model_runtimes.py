@@ -156,7 +156,7 @@ class OpenCvRunner:
             self.net = cv2.dnn.readNetFromONNX(str(path))
             self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
             self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-        except cv2.error as exc:
+        except Exception as exc:  # cv2.error, or whatever else its importer raises
             raise unsupported(self.name, path, exc) from exc
         self._cv_error = cv2.error
 

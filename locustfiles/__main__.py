@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--images", help="folder of JPEG/PNG payloads (default: generated images)")
     p.add_argument("--max-rate-rps", type=float, help="safety cap on the peak rate (1000)")
     p.add_argument("--max-duration-s", type=float, help="safety cap on the schedule length (3600)")
+    p.add_argument("--max-processes", type=int, help="safety cap on Locust processes over all targets "
+                   "(default 2 x this machine's cores; at most 256)")  # fmt: skip
     p.add_argument("--yes-remote", action="store_true", help="confirm sending load to a non-loopback host")
     p.add_argument("--runs", help="where run dirs are made (default runs/)")
     p.add_argument("--scenario", default="", help="name of the run (plan name, run id; default load-<shape>)")

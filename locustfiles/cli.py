@@ -95,11 +95,10 @@ def build_plan(args: argparse.Namespace, s: LoadSettings, targets: list[TargetCo
     """The plan of the options: every value given explicitly (load.yaml's defaults, not the plan model's)."""
     plan_target, roles = plan_roles(targets)
     workloads = [workload(t, role, spec, args, s) for t, role in zip(targets, roles, strict=True)]
-    processes = sum(w["processes"] for w in workloads)
     safety = {
         "max_rate_rps": _pick(args.max_rate_rps, s.max_rate_rps),
         "max_duration_s": _pick(args.max_duration_s, s.max_duration_s),
-        "max_processes": min(256, max(DEFAULT_MAX_PROCESSES, processes)),  # --processes is the consent
+        "max_processes": _pick(args.max_processes, DEFAULT_MAX_PROCESSES),  # raised only by --max-processes
         "allow_remote": bool(args.yes_remote),
     }
     data = {

@@ -4,11 +4,13 @@ At Locust's init, in the master or the only process (never in a worker), when --
 no --host was given: start the local cloud (function platform and gunicorn server) on loopback and make
 its function front the default Host. It is stopped when Locust quits. `url_for` maps a target name to the
 URL the load goes to: the local cloud's for local-faas / local-server, config/targets.yaml's (or its
-environment variable's) for lambda / ec2 unless a Host of its own was typed in.
+environment variable's) for lambda / ec2 unless a Host of its own was typed in. `warn_if_open_master` says
+so in the log when a Locust master listens on a non-loopback address (locust.conf binds it to 127.0.0.1).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,7 @@ def configured_url(config: LabConfig, target: str) -> str:
     try:
         return remote_url(config.target(target))
     except ConfigError as exc:
-        raise ConfigError(f"{exc}; or type the URL in the web UI's Host field") from None
+        raise ConfigError(f"{exc}; or give the URL in the web UI's form (URL of the target) or with --host") from None
 
 
 def stop() -> None:
@@ -90,3 +92,28 @@ def stop() -> None:
     _context.clear()
     if cloud is not None:
         cloud.close()
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; False for "*", 0.0.0.0, "" and every other address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_open_master(environment: Any, **_kwargs: Any) -> None:
+    """(init listener) A master bound to a non-loopback address takes workers, and their commands, from
+    anyone who can reach its port: no authentication. Say so."""
+    from locust.runners import MasterRunner
+
+    opts = environment.parsed_options
+    if not isinstance(environment.runner, MasterRunner) or opts is None:
+        return
+    host = str(getattr(opts, "master_bind_host", "*"))
+    if not is_loopback(host):
+        log.warning("the Locust master listens on %s:%s, not loopback, with no authentication: anyone who can "
+                    "reach that port can join as a worker. Use --master-bind-host 127.0.0.1 (locust.conf) unless "
+                    "workers on other machines need it", host, opts.master_bind_port)  # fmt: skip

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, send_from_directory
+from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from labkit.config import MODEL_NAMES, load_config
@@ -54,6 +54,7 @@ def install(environment: Any, web_ui: Any) -> None:
     lab.add_url_rule("/lab/runs/<run_id>/<path:name>", "run_file", guard(lambda run_id, name: run_file(
         environment, run_id, name)))  # fmt: skip
     app.register_blueprint(lab)
+    app.before_request(_forget_refusal)
     # added now, after every locustfile's import-time listeners: they see the run dir made / the report written
     environment.events.test_start.add_listener(lambda **_kw: _remember_test(environment))
     environment.events.test_stop.add_listener(lambda **_kw: _last.update(finished=True))
@@ -127,6 +128,15 @@ def last_run(environment: Any) -> dict[str, Any]:
     return {"run_dir": run_dir, "run_id": path.name, "target": _last.get("target", ""), "url": _last.get("url", ""),
             "finished": bool(_last.get("finished")), "report_path": str(report),
             "report_url": f"/lab/runs/{path.name}/report.html" if served and report.is_file() else ""}  # fmt: skip
+
+
+def _forget_refusal() -> None:
+    """A test started from the page (POST /swarm): the last test's refusal must not end this one at the shape's
+    first tick, which comes before this test's test_start (where the locustfile resets its state)."""
+    if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
+        from locustfiles.inference import STATE
+
+        STATE.refused = ""
 
 
 def _refused() -> str:

@@ -116,6 +116,9 @@ class Segment:
 
 
 def scenario_name(options: ReplayOptions) -> str:
+    """The records' scenario: replay-<trace>, or an experiment workload's own name (its records prefix)."""
+    if options.records_prefix:
+        return options.records_prefix.rstrip("-")
     return f"replay-{Path(options.schedule.trace).stem}"
 
 

@@ -146,7 +146,7 @@
   async function leftReady() {
     // Locust's runner stays "ready" until the shape's first tick: reload only once the test has begun
     for (let attempt = 0; attempt < 50; attempt += 1) {
-      const state = await (await fetch("./lab/state")).json();
+      const state = await (await fetch("./lab/state", { cache: "no-store" })).json();
       if (state.state !== "ready" || state.refused) return;
       await new Promise((resolve) => window.setTimeout(resolve, 200));
     }
@@ -192,12 +192,16 @@
 
   function applyState(form, state) {
     const running = RUNNING.includes(state.state);
-    document.body.classList.toggle("lab-ready", state.state === "ready");
+    const run = state.last_run || {};
+    // Locust's app shows its start form (state "ready" when it last looked) while a test runs: reload, once a run
+    if (running && document.querySelector("#root main form") && sessionStorage.getItem("lab-reloaded") !== run.run_dir) {
+      sessionStorage.setItem("lab-reloaded", run.run_dir || "");
+      window.location.reload();
+    }
     document.body.classList.toggle("lab-running", running);
     setDisabled(form, running);
     document.getElementById("lab-start").textContent = running ? "Running\u2026" : "Start";
     renderStatus(state);
-    const run = state.last_run || {};
     return running || (run.finished && !run.report_url && !state.refused) ? 1000 : 3000;
   }
 

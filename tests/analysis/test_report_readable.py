@@ -118,3 +118,20 @@ def test_cost_vs_requests_chart_when_pricing_is_there(tmp_path):
     assert "one memory setting only" in files.markdown.read_text()
     no_pricing = write_report(run.path, ReportOptions(pricing_path=None))
     assert "cost_vs_requests" not in json.loads(no_pricing.summary_json.read_text())["plots"]
+
+
+def test_a_memory_sweep_in_one_run_is_compared_near_the_top(tmp_path):
+    records = [
+        rec(i, "local-faas", 40.0 - memory / 100 + i % 3, scenario=f"load-memory-mb-{memory}", model_name="smallcnn",
+            weights="random", memory_mb=memory, cold_start=i == 0, duration_ms=30.0 - memory / 100,
+            start_s=k * 30.0)
+        for k, memory in enumerate((512, 1024, 1769))
+        for i in range(40)
+    ]  # fmt: skip
+    files = write_report(write_run(tmp_path, records).path, NO_PLOTS)
+    markdown = files.markdown.read_text()
+    top = markdown.split("## Groups at a glance")[0]
+    assert "the baseline is **smallcnn, random weights · 512 MB** (the least memory)" in top
+    assert "differ in memory size;" in top
+    sweep = top.split("### Memory sweep")[1]
+    assert [line.split("|")[1].strip() for line in sweep.splitlines() if line.startswith("| 1")] == ["1024", "1769"]

@@ -178,3 +178,23 @@ def test_s3_model_downloads_at_each_init_in_a_function(
         assert service.predict(make_image_bytes())["model_source"] == "s3"
         shared = resolve_model({**env, "MODEL_S3_CACHE": "shared"})
         assert shared.path.exists() and not shared.transient
+
+
+def test_upload_cli_puts_a_builtin_model_for_the_s3_source(
+    model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handlers.models.__main__ import main
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        assert (
+            main(["upload", "smallcnn", "s3://fresh-bucket/m/smallcnn.onnx", "--cache-dir", str(model_cache_dir)]) == 0
+        )
+        head = boto3.client("s3").head_object(Bucket="fresh-bucket", Key="m/smallcnn.onnx")
+    assert head["Metadata"] == {"loadlab-weights": "random", "loadlab-model": "smallcnn", "loadlab-seed": "0"}
+    assert capsys.readouterr().out.startswith("s3://fresh-bucket/m/smallcnn.onnx\tETag ")

@@ -51,7 +51,8 @@ def _make_expansion(command: str) -> list[str]:
     out = subprocess.run(["make", "-n", *words[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, f"{command}: make -n failed: {out.stderr}"
     joined = out.stdout.replace("\\\n", " ")  # make's continuation lines
-    return [line for line in joined.splitlines() if " -m " in line and " pip " not in line]
+    ours = [line for line in joined.splitlines() if " -m " in line]
+    return [line for line in ours if _module_args(line.replace("$(PY)", "python"))[0] in PARSERS]
 
 
 def _check_python(command: str) -> None:
