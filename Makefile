@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install the project (done by every other target)
 
 demo: $(STAMP)  ## run experiments/demo.yaml locally (load on both targets at once, S3 replay, report, summary)
-	$(PY) -m labkit.demo
+	$(PY) -m experiments.demo
 
 experiment: $(STAMP)  ## run a plan: PLAN=fifa98-mixed (experiments/PLAN.yaml) EXPERIMENT_ARGS="--quick --target aws --yes"
 	$(PY) -m experiments run experiments/$(PLAN).yaml $(EXPERIMENT_ARGS)

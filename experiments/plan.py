@@ -28,7 +28,7 @@ from labkit.config import MODEL_NAMES, MODEL_SOURCES, REPO_ROOT
 SHAPE_KINDS = ("ramp", "constant", "steps", "spike", "trace")
 FUNCTION_TARGET = "function"  # the function front (API Gateway on AWS, the local platform's front locally)
 SERVER_TARGET = "server"  # the EC2-like server (gunicorn locally)
-SWEEP_PARAMETERS = ("memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime")
+SWEEP_PARAMETERS = ("memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime", "s3_trigger")
 RUNTIMES = ("onnxruntime", "opencv", "openvino")
 PLAN_TARGETS = ("local", "aws")
 DEFAULT_MAX_PROCESSES = max(2, 2 * (os.cpu_count() or 1))
@@ -184,6 +184,8 @@ class CloudSettings(Strict):
     keepalive_s: float | None = Field(None, gt=0)
     server_workers: int | None = Field(None, ge=1, le=64)
     functions: dict[str, FunctionSettings] = Field(default_factory=dict)
+    # the function uploads to the input bucket drive (e.g. inference-s3-forward); "" = config/localcloud.yaml's
+    s3_trigger: str = Field("", pattern=r"^$|^[A-Za-z0-9_-]{1,64}$")
 
     @model_validator(mode="after")
     def _known_model(self) -> CloudSettings:
@@ -195,7 +197,7 @@ class CloudSettings(Strict):
 class Sweep(Strict):
     """One sub-run per value; every workload runs in each sub-run, one after the other."""
 
-    parameter: Literal["memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime"]
+    parameter: Literal["memory_mb", "concurrency_limit", "timeout_s", "model", "model_source", "runtime", "s3_trigger"]
     values: list[int | float | str] = Field(min_length=1, max_length=100)
     functions: list[str] = Field(default_factory=lambda: ["inference-api"])  # memory/concurrency/timeout
 
@@ -211,6 +213,8 @@ class Sweep(Strict):
                 raise ValueError(f"model values must be among {', '.join(MODEL_NAMES)}, got {value!r}")
             if self.parameter == "runtime" and value not in RUNTIMES:
                 raise ValueError(f"runtime values must be among {', '.join(RUNTIMES)}, got {value!r}")
+            if self.parameter == "s3_trigger" and not (isinstance(value, str) and value):
+                raise ValueError(f"s3_trigger values must be function names, got {value!r}")
             if self.parameter == "model_source" and value not in MODEL_SOURCES:
                 raise ValueError(f"model_source values must be among {', '.join(MODEL_SOURCES)}, got {value!r}")
         return self

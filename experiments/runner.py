@@ -158,6 +158,7 @@ CLOUD_PARAMETERS = (
     "model",
     "model_source",
     "runtime",
+    "s3_trigger",
 )  # a new value needs a fresh local cloud (the rest: the Lambda API)
 
 

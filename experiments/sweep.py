@@ -38,7 +38,7 @@ def apply_sweep_value(plan: Plan, endpoints: Endpoints, update: dict[str, Any], 
     lam = None
     for sweep in plan.sweeps():
         value = update[sweep.parameter]
-        if sweep.parameter in ("model", "model_source", "runtime"):
+        if sweep.parameter in ("model", "model_source", "runtime", "s3_trigger"):
             if endpoints.target != "local":
                 raise ConfigError(f"sweep over {sweep.parameter} needs a deploy per value; run it with --target local")
             continue  # the sub-run's fresh local cloud already serves it

@@ -84,10 +84,20 @@ def start_local_cloud(plan: Plan, config: LabConfig, work_dir: Path, sweep_updat
     """The local cloud for (a sub-run of) the plan, started (only the parts it uses); the caller closes it."""
     cloud_config = local_cloud_config(config.localcloud, plan.cloud)
     runtime = str(sweep_update.get("runtime") or plan.cloud.runtime) or None
-    options = CloudOptions(parts=cloud_parts(plan), keepalive_s=plan.cloud.keepalive_s, runtime=runtime,
-                           server_workers=plan.cloud.server_workers,
+    trigger = str(sweep_update.get("s3_trigger") or plan.cloud.s3_trigger) or None
+    parts = cloud_parts(plan)
+    if "s3" in parts and "server" not in parts and _needs_server(cloud_config, trigger):
+        parts = (*parts, "server")  # the S3 trigger forwards to the server
+    options = CloudOptions(parts=parts, keepalive_s=plan.cloud.keepalive_s, runtime=runtime,
+                           server_workers=plan.cloud.server_workers, s3_trigger=trigger,
                            model=model_config(plan.cloud, cloud_config.model, sweep_update))  # fmt: skip
     return LocalCloud(cloud_config, work_dir, options).start()
+
+
+def _needs_server(config: LocalCloudConfig, trigger: str | None) -> bool:
+    """Whether the S3-triggered function forwards to the server (handlers.lambda_s3_forward)."""
+    name = trigger or config.s3.trigger_function
+    return any(fn.name == name and fn.handler.startswith("handlers.lambda_s3_forward.") for fn in config.functions)
 
 
 def local_endpoints(cloud: LocalCloud, config: LabConfig) -> Endpoints:

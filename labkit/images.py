@@ -13,6 +13,7 @@ from labkit.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEFAULT_SIZES_PX = ((640, 480), (500, 375), (800, 600), (320, 240), (1024, 768))
+GENERATED_PREFIX = "generated:"  # images: generated:224x224 = generated JPEGs of that one size
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,13 @@ def synthetic_jpeg(width_px: int, height_px: int, seed: int, quality: int = 85) 
     return buffer.getvalue()
 
 
-def generated_images(count: int = 5, seed: int = 1998) -> list[PayloadImage]:
-    """`count` deterministic synthetic JPEGs of assorted sizes."""
+def generated_images(
+    count: int = 5, seed: int = 1998, sizes_px: tuple[tuple[int, int], ...] = DEFAULT_SIZES_PX
+) -> list[PayloadImage]:
+    """`count` deterministic synthetic JPEGs of assorted sizes (or of the sizes given)."""
     out = []
     for i in range(count):
-        width_px, height_px = DEFAULT_SIZES_PX[i % len(DEFAULT_SIZES_PX)]
+        width_px, height_px = sizes_px[i % len(sizes_px)]
         data = synthetic_jpeg(width_px, height_px, seed + i)
         out.append(PayloadImage(f"generated-{i:03d}-{width_px}x{height_px}.jpg", data, "image/jpeg"))
     return out
@@ -66,6 +69,22 @@ def load_images(folder: Path, limit: int = 1000) -> list[PayloadImage]:
     return out
 
 
+def generated_size(spec: str) -> tuple[int, int]:
+    """`generated:WxH` -> (W, H) (InputError saying what is expected otherwise)."""
+    text = spec.removeprefix(GENERATED_PREFIX)
+    try:
+        width_px, height_px = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"images {spec!r}: expected a folder, or {GENERATED_PREFIX}WIDTHxHEIGHT (e.g. "
+                         f"{GENERATED_PREFIX}224x224)") from None  # fmt: skip
+    if not (16 <= width_px <= 4096 and 16 <= height_px <= 4096):
+        raise InputError(f"images {spec!r}: generated sizes go from 16 to 4096 px a side")
+    return width_px, height_px
+
+
 def image_set(folder: str | Path | None, count: int = 5) -> list[PayloadImage]:
-    """Images from `folder` when given, else `count` generated ones."""
+    """Images from `folder` when given (`generated:WxH`: `count` generated ones of that size), else `count`
+    generated ones of assorted photo sizes."""
+    if folder and str(folder).startswith(GENERATED_PREFIX):
+        return generated_images(count, sizes_px=(generated_size(str(folder)),))
     return load_images(Path(folder)) if folder else generated_images(count)

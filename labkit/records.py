@@ -73,6 +73,8 @@ class RequestRecord:
     preprocess_ms: float | None = None
     inference_ms: float | None = None
     handler_ms: float | None = None
+    upstream_ms: float | None = None  # a chained pipeline: time in the downstream hops, as the function saw it
+    hops: int | None = None  # a chained pipeline: how many downstream calls the function made
     duration_ms: float | None = None
     billed_ms: int | None = None
     memory_mb: int | None = None

@@ -76,8 +76,10 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 class RunContext:
     """See the module docstring."""
 
-    def __init__(self, run: RunDir) -> None:
+    def __init__(self, run: RunDir, *, handle_signals: bool = True, tag_processes: bool = True) -> None:
         self.run = run
+        self.handle_signals = handle_signals  # False inside a process with signal handling of its own (Locust)
+        self.tag_processes = tag_processes  # False where processes started meanwhile outlive the run (web UI)
         self.children: list[Child] = []
         self.problems: list[str] = []
         self._guardian: subprocess.Popen[bytes] | None = None
@@ -93,9 +95,10 @@ class RunContext:
 
     def __enter__(self) -> RunContext:
         self._previous_run_env = os.environ.get(RUN_ID_ENV)
-        os.environ[RUN_ID_ENV] = self.run.run_id
+        if self.tag_processes:
+            os.environ[RUN_ID_ENV] = self.run.run_id
         self._start_guardian()
-        if _main_thread():
+        if self.handle_signals and _main_thread():
             self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         self.run.update_manifest(runner_pid=os.getpid(), guardian_pid=self._guardian.pid if self._guardian else None)
         return self
@@ -142,7 +145,7 @@ class RunContext:
         """Stop the children started by `spawn`; `everything`: also any other process carrying the run id."""
         for child in reversed(self.children):
             child.stop()
-        if everything:
+        if everything and self.tag_processes:
             stop_processes(run_processes(self.run.run_id, exclude={os.getpid()}), timeout_s=5.0)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -176,6 +179,8 @@ class RunContext:
     def _restore(self) -> None:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if not self.tag_processes:
+            return
         if self._previous_run_env is None:
             os.environ.pop(RUN_ID_ENV, None)
         else:

@@ -9,6 +9,9 @@ Everything listens on 127.0.0.1 on ports picked free; `close()` stops every proc
 Each function and the server may have their own model runtime and model (`runtime:` / `model:` in
 config/localcloud.yaml, over the top-level ones); a built-in model with `source: s3` is uploaded to the
 local S3 at start if it is not there yet, so that source works offline.
+Uploads to the input bucket drive one function (`s3.trigger_function`, or `CloudOptions.s3_trigger`). The
+server starts before the functions, which get its URL as `SERVER_URL` and the platform's Lambda API as
+`AWS_ENDPOINT_URL_LAMBDA` (the chained S3 pipelines: handlers.lambda_s3_forward / lambda_s3_chain).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from localcloud.server import GunicornServer
 
 log = logging.getLogger(__name__)
 PARTS = ("s3", "faas", "server")
+LAMBDA_ENDPOINT_ENV = "AWS_ENDPOINT_URL_LAMBDA"  # boto3's per-service endpoint: the functions' Lambda API
 TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -63,6 +67,7 @@ class CloudOptions:
     server_workers: int | None = None
     model_cache_dir: Path | None = None
     runtime: str | None = None  # the model runtime of every function and the server that set none of their own
+    s3_trigger: str | None = None  # the function uploads to the input bucket drive; None = config s3.trigger_function
 
 
 class LocalCloud:
@@ -77,6 +82,9 @@ class LocalCloud:
             raise TargetError(f"unknown local cloud parts {sorted(unknown)}; expected some of {PARTS}")
         self.model = self.options.model or config.model
         self.runtime = self.options.runtime or config.runtime
+        self.s3_trigger = self.options.s3_trigger or config.s3.trigger_function
+        if self.s3_trigger not in {fn.name for fn in config.functions}:
+            raise TargetError(f"s3 trigger {self.s3_trigger!r} is not a function of the local cloud")
         self.endpoints = Endpoints()
         self.platform: Platform | None = None
         self.bridge: NotificationBridge | None = None
@@ -143,10 +151,10 @@ class LocalCloud:
             if "s3" in self.options.parts:
                 self._start_s3()
             log.info("model: %s", self.prepare_model())
+            if "server" in self.options.parts:  # before the functions: they get its URL (SERVER_URL)
+                self._start_server()
             if "faas" in self.options.parts:
                 self._start_faas()
-            if "server" in self.options.parts:
-                self._start_server()
         except BaseException:
             self.close()
             raise
@@ -165,11 +173,13 @@ class LocalCloud:
 
     def _function_specs(self) -> list[FunctionSpec]:
         keepalive = self.options.keepalive_s
+        server = {"SERVER_URL": self.endpoints.server_url} if self.endpoints.server_url else {}
         return [
             dataclasses.replace(
                 fn,
                 environment={
                     **self.handler_environment(self.model_for(fn.model, fn.name), fn.runtime),
+                    **server,
                     **fn.environment,
                 },
                 keepalive_s=keepalive if keepalive is not None else fn.keepalive_s,
@@ -182,6 +192,9 @@ class LocalCloud:
         self.platform = Platform(self._function_specs(), self.work_dir / "functions")
         routes = [ApiRoute(r.method, r.path, r.function, r.payload_format) for r in self.config.api_routes]
         self._front = start_platform_server(self.platform, routes=routes)
+        for name, spec in list(self.platform.specs.items()):  # no environment runs yet: nothing is retired
+            lambda_api = {LAMBDA_ENDPOINT_ENV: self._front.url}  # a chained function invokes the next one here
+            self.platform.update_function(name, environment={**spec.environment, **lambda_api})
         self.endpoints = dataclasses.replace(
             self.endpoints, faas_url=self._front.url, aggregate_log=str(self.platform.aggregate_log_path)
         )
@@ -190,9 +203,10 @@ class LocalCloud:
 
     def _start_bridge(self) -> None:
         assert self._s3 is not None and self.platform is not None
-        platform, function = self.platform, self.config.s3.trigger_function
+        platform = self.platform
 
         def deliver(event: dict[str, Any]) -> None:
+            function = self.s3_trigger  # read per event: setting `s3_trigger` re-routes the next uploads
             result = platform.invoke(function, json.dumps(event).encode(), "Event")
             if result.status_code != 202:
                 raise TargetError(f"async invoke of {function} answered {result.status_code}: {result.payload[:200]!r}")

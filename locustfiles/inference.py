@@ -33,6 +33,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from analysis.report import write_report
 from labkit.errors import ConfigError, LabError
 from labkit.images import image_set
+from labkit.runctx import RunContext
 from labkit.rundir import RunDir
 from labkit.startsync import await_start, mark_ready
 from locustfiles import labcloud
@@ -106,6 +107,8 @@ def _prepare(environment: Any) -> None:
     else:
         config = plan_snapshot(plan, STATE.shape, STATE.url, STATE.process_count)
         STATE.run = RunDir.create(Path(opts.lab_runs_root), plan.scenario, config=config)
+        # Locust keeps its own signal handling, and the local cloud's environments outlive each test
+        STATE.ctx = RunContext(STATE.run, handle_signals=False, tag_processes=False).__enter__()
         _write_plan(STATE.run, plan, STATE.url, STATE.start_unix_s or time.time(), STATE.shape.duration_s)
         STATE.owns_run = True
         opts.lab_run_dir = str(STATE.run.path.resolve())
@@ -175,12 +178,23 @@ def _on_test_stop(environment: Any = None, **_kwargs: Any) -> None:
         run, STATE.owns_run = STATE.run, False
         if environment is not None and environment.parsed_options is not None:
             environment.parsed_options.lab_run_dir = ""  # the next test from the web UI makes its own run dir
-        run.finish("complete" if STATE.completed else "interrupted")
+        _close_run(STATE.ctx, run, completed=STATE.completed)
+        STATE.ctx = None
         try:
             files = write_report(run.path)
             log.warning("report: %s", files.markdown)
         except LabError as exc:
             log.error("no report for %s: %s", run.path, exc)
+
+
+def _close_run(ctx: RunContext | None, run: RunDir, completed: bool) -> None:
+    """The web UI's run: the run context sets its status (complete, or interrupted by Stop / Ctrl-C)."""
+    if ctx is None:
+        run.finish("complete" if completed else "interrupted")
+        return
+    if not completed:
+        ctx.mark_interrupted()
+    ctx.__exit__(None, None, None)
 
 
 @events.quitting.add_listener

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from labkit.config import REPO_ROOT, LabConfig, ModelConfig, load_config
+from labkit.config import MODEL_NAMES, REPO_ROOT, LabConfig, ModelConfig, load_config
 from labkit.errors import ConfigError
 from localcloud.cloud import CloudOptions, LocalCloud
 
@@ -85,6 +85,24 @@ def configured_url(config: LabConfig, target: str) -> str:
         return remote_url(config.target(target))
     except ConfigError as exc:
         raise ConfigError(f"{exc}; or give the URL in the web UI's form (URL of the target) or with --host") from None
+
+
+def switch_model(name: str) -> bool:
+    """Restart the local cloud serving model `name` when it serves another one (the web UI's model field);
+    True when it restarted. A Host typed in for a remote target is kept."""
+    environment = _context.get("environment")
+    if not _cloud or environment is None or not name or name == model_name():
+        return False
+    if name not in MODEL_NAMES:
+        raise ConfigError(f"unknown model {name!r}; expected one of: {', '.join(MODEL_NAMES)}")
+    host, local_before = environment.host, set(local_urls().values())
+    log.warning("restarting the local cloud with model %s (was %s)", name, model_name())
+    stop()
+    environment.parsed_options.lab_model = name
+    start(environment)
+    if host and host not in local_before:
+        environment.host = host
+    return True
 
 
 def stop() -> None:

@@ -31,6 +31,7 @@ class ProcessState:
     refused: str = ""  # why the plan was refused (then nothing is sent)
     run: RunDir | None = None
     owns_run: bool = False  # made by the locustfile (web UI): it finishes the run and writes the report
+    ctx: Any = None  # the run context of a run the locustfile made (labkit.runctx.RunContext)
     writer: RecordWriter | None = None
     identity: dict[str, str] = field(default_factory=dict)
     slot: int = 0

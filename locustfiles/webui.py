@@ -2,13 +2,16 @@
 
 At `init` (when there is a web UI): a template `index.html` that is Locust's own page plus the lab's script
 and style (templates/index.html, static/webui.js, static/webui.css), a `lab` template variable (the form's
-current values, the configured targets with their URLs, the last run), and three routes:
+current values, the configured targets with their URLs, the last run), and these routes:
   GET /lab/state                        the same `lab` data as JSON (the page polls it during a test)
   GET /lab/runs/<id>/report.html        a finished run's report (and report.md, summary.json, plots/*.png)
   GET /lab/static/...                   the script and style
+  GET /favicon.ico                      Locust's icon (the browser asks for it on the report's page)
 The script puts the lab's form (shape, rate, duration, target, model) first, keeps Locust's users / ramp-up
 out of the way (the rate is in the schedule), starts tests through Locust's own POST /swarm with the same
 `lab_*` fields as the `--lab-*` options, shows the real target URL in the header and links the report.
+Before Locust handles a POST /swarm: another model than the local cloud serves restarts it with that model
+(labcloud.switch_model), and the last test's refusal is forgotten.
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ def install(environment: Any, web_ui: Any) -> None:
     lab.add_url_rule("/lab/state", "state", guard(lambda: jsonify(page_args(environment))))
     lab.add_url_rule("/lab/runs/<run_id>/<path:name>", "run_file", guard(lambda run_id, name: run_file(
         environment, run_id, name)))  # fmt: skip
+    assets = Path(app.template_folder) / "assets"  # the browser asks every page's origin for /favicon.ico
+    lab.add_url_rule("/favicon.ico", "favicon", lambda: send_from_directory(assets, "favicon-light.png"))
     app.register_blueprint(lab)
     app.before_request(_forget_refusal)
+    app.before_request(lambda: _switch_model(environment))
     # added now, after every locustfile's import-time listeners: they see the run dir made / the report written
     environment.events.test_start.add_listener(lambda **_kw: _remember_test(environment))
     environment.events.test_stop.add_listener(lambda **_kw: _last.update(finished=True))
@@ -86,6 +92,7 @@ def page_args(environment: Any) -> dict[str, Any]:
     selected = next((t for t in targets if t["name"] == values.get("lab_target")), None)
     return {
         "state": getattr(runner, "state", ""),
+        "workers": _worker_count(runner),
         "values": values,
         "choices": {"lab_shape": list(SHAPE_NAMES), "lab_target": [t["name"] for t in targets]},
         "targets": targets,
@@ -96,6 +103,13 @@ def page_args(environment: Any) -> dict[str, Any]:
         "last_run": last_run(environment),
         "refused": _refused(),
     }
+
+
+def _worker_count(runner: Any) -> int | None:
+    """Connected workers of a master (None when this process runs the load itself)."""
+    from locust.runners import MasterRunner
+
+    return int(runner.worker_count) if isinstance(runner, MasterRunner) else None
 
 
 def target_list(environment: Any) -> list[dict[str, str]]:
@@ -137,6 +151,24 @@ def _forget_refusal() -> None:
         from locustfiles.inference import STATE
 
         STATE.refused = ""
+
+
+def _switch_model(environment: Any) -> Response | None:
+    """POST /swarm with another model than the local cloud serves: restart it with that one first."""
+    model = request.form.get("lab_model", "") if request.method == "POST" else ""
+    if not model or not request.path.rstrip("/").endswith("/swarm") or _busy(environment):
+        return None
+    try:
+        labcloud.switch_model(model)
+    except LabError as exc:
+        return jsonify({"success": False, "message": f"the local cloud did not start with model {model}: {exc}"})
+    return None
+
+
+def _busy(environment: Any) -> bool:
+    from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING
+
+    return getattr(environment.runner, "state", "") in (STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING)
 
 
 def _refused() -> str:

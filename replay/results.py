@@ -3,10 +3,13 @@
 Each successful upload becomes one `s3-infer` record: its latency runs from the upload's intended send time
 to the function's completion (end to end), with the function's own cold-start flag and timings.
 An upload whose result never arrived is a `missing_result` record: reported, not dropped.
+A chained pipeline's result (handlers.lambda_s3_forward / lambda_s3_chain) still gives one record per upload,
+with `hops` (downstream calls) and `upstream_ms` (time in them), and a failed hop named in `error_message`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterable
@@ -92,8 +95,27 @@ def _joined(base: dict[str, Any], up: RequestRecord, doc: dict[str, Any]) -> Req
         completion_unix_s=float(doc.get("completed_unix_s") or 0.0),
         ok=not error,
         error_kind="function_error" if error else "",
-        error_message=f"{error.get('kind', '')}: {error.get('message', '')}" if isinstance(error, dict) else "",
+        error_message=error_message(error),
         response_bytes=len(json.dumps(doc)),
         **base,
     )
-    return record.with_function_fields(doc)
+    return hop_fields(record.with_function_fields(doc), doc)
+
+
+def error_message(error: Any) -> str:
+    """`kind: message`, prefixed `<hop> hop: ` when a chained pipeline's downstream call failed."""
+    if not isinstance(error, dict):
+        return ""
+    hop = f"{error['hop']} hop: " if error.get("hop") else ""
+    return f"{hop}{error.get('kind', '')}: {error.get('message', '')}"
+
+
+def hop_fields(record: RequestRecord, doc: dict[str, Any]) -> RequestRecord:
+    """A chained pipeline's result (a `hops` list): the hop count and the time spent downstream."""
+    hops = doc.get("hops")
+    if not isinstance(hops, list):
+        return record
+    upstream = doc.get("upstream_ms")
+    return dataclasses.replace(
+        record, hops=len(hops), upstream_ms=float(upstream) if isinstance(upstream, int | float) else None
+    )

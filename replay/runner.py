@@ -213,7 +213,7 @@ def _send_and_collect(seg: Segment, target: S3Target, workers: int) -> bool:
     """Send every pending slot, then wait for results; True when interrupted (Ctrl-C)."""
     opts = seg.options
     if target.results_s3 is not None:
-        seg.collector = ResultCollector(target.results_s3, target.results_bucket, seg.run.logs_dir / RESULTS_LOG,
+        seg.collector = ResultCollector(target.results_s3, target.results_bucket, results_log(seg),
                                         on_found=seg.stats.results_found)  # fmt: skip
         if target.cloud is None:  # results of earlier segments persist only outside a local cloud started here
             seg.collector.want(seg.keys[i] for i in sorted(set(range(len(seg.keys))) - set(seg.pending)))
@@ -297,8 +297,14 @@ def _missing_note(seg: Segment, status: str) -> Callable[[str], str]:
     return note
 
 
+def results_log(seg: Segment) -> Path:
+    """logs/s3-results.jsonl, or logs/<prefix>s3-results.jsonl for an experiment's workload: each (sub-run's)
+    workload its own, so a sweep's sub-runs (same object keys, a fresh cloud each) never share result documents."""
+    return seg.run.logs_dir / f"{seg.options.records_prefix}{RESULTS_LOG}"
+
+
 def _join(seg: Segment, outcome: Outcome) -> None:
-    docs = read_result_docs(seg.run.logs_dir / RESULTS_LOG)
+    docs = read_result_docs(results_log(seg))
     outcome.results_expected = seg.collector is not None or bool(docs)
     if not outcome.results_expected:
         return

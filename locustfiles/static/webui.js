@@ -49,7 +49,12 @@
 
   function numberInput(name, step) {
     const value = lab.values[name];
-    return el("input", { name: name, type: "number", min: "0", step: step || "any", value: value === "" ? null : value });
+    const attrs = { name: name, type: "number", min: "0", step: step || "any" };
+    return el("input", { ...attrs, value: value === "" ? null : value });
+  }
+
+  function textInput(name) {
+    return el("input", { name: name, type: "text", value: lab.values[name] });
   }
 
   function select(name, options, value) {
@@ -68,26 +73,30 @@
   function buildMainFields() {
     const shapes = lab.choices.lab_shape.map((name) => [name, name]);
     const targets = lab.targets.map((target) => [target.name, targetText(target)]);
-    const model = el("input", { name: "lab_model_shown", type: "text", value: lab.model, readonly: "" });
+    const model = select("lab_model", (lab.models || []).map((name) => [name, name]), lab.model);
     return [
       field("Shape", select("lab_shape", shapes, lab.values.lab_shape)),
       field(RATE_LABEL[lab.values.lab_shape] || "Rate (requests/s)", numberInput("lab_rate_rps")),
       field("Duration (s)", numberInput("lab_duration_s")),
       field("Target", select("lab_target", targets, lab.values.lab_target), "config/targets.yaml"),
-      field("Model (local cloud)", model, "set when locust starts: --lab-model NAME"),
+      field("Model (local cloud)", model, "another model restarts the local cloud at Start"),
     ];
   }
 
   function buildMoreFields() {
-    const remote = el("input", { name: "lab_yes_remote", type: "checkbox", checked: lab.values.lab_yes_remote ? "" : null });
-    const hostValue = lab.targets.some((t) => t.url === lab.host && t.kind.startsWith("local")) ? "" : lab.host;
+    const checked = lab.values.lab_yes_remote ? "" : null;
+    const remote = el("input", { name: "lab_yes_remote", type: "checkbox", checked: checked });
+    // the Host Locust holds, unless it is the local cloud's (then the target's own URL applies)
+    const localHost = lab.targets.some((t) => t.url === lab.host && t.kind.startsWith("local"));
+    const host = el("input", { name: "host", type: "url", value: localHost ? "" : lab.host });
+    host.placeholder = "https://...";
     return [
       field("Steps (plateaus)", numberInput("lab_step_count", "1")),
-      field("Base rate (requests/s)", el("input", { name: "lab_base_rps", type: "text", value: lab.values.lab_base_rps }), "empty: a tenth of the peak"),
-      field("Spike at (s)", el("input", { name: "lab_spike_at_s", type: "text", value: lab.values.lab_spike_at_s }), "empty: half-way"),
-      field("Spike length (s)", el("input", { name: "lab_spike_s", type: "text", value: lab.values.lab_spike_s }), "empty: a tenth"),
-      field("Trace file", el("input", { name: "lab_trace", type: "text", value: lab.values.lab_trace })),
-      field("URL of the target", el("input", { name: "host", type: "url", value: hostValue, placeholder: "https://..." }), "lambda / ec2: empty = config/targets.yaml or its environment variable"),
+      field("Base rate (requests/s)", textInput("lab_base_rps"), "empty: a tenth of the peak"),
+      field("Spike at (s)", textInput("lab_spike_at_s"), "empty: half-way"),
+      field("Spike length (s)", textInput("lab_spike_s"), "empty: a tenth"),
+      field("Trace file", textInput("lab_trace")),
+      field("URL of the target", host, "lambda / ec2: empty = config/targets.yaml or its environment variable"),
       field("Allow a non-loopback host", remote),
       field("Max requests in flight", numberInput("lab_max_inflight", "1")),
     ];
@@ -124,7 +133,7 @@
       node.hidden = !wanted.has(node.dataset.field);
     });
     form.querySelector('[data-field="lab_rate_rps"] label').textContent = RATE_LABEL[shape] || "Rate (requests/s)";
-    form.querySelector('[data-field="lab_model_shown"]').hidden = remote || !lab.model;
+    form.querySelector('[data-field="lab_model"]').hidden = remote || !lab.model;
     const target = currentTarget(form);
     const hint = form.querySelector('[data-field="lab_target"] .lab-hint');
     hint.textContent = target.problem || (target.url ? "sends to " + target.url : "config/targets.yaml");
@@ -135,7 +144,7 @@
     const body = new URLSearchParams();
     const remote = !currentTarget(form).kind.startsWith("local");
     Array.from(form.elements).forEach((input) => {
-      if (!input.name || input.name === "lab_model_shown") return;
+      if (!input.name || (input.name === "lab_model" && (remote || !lab.model))) return;
       if (input.name === "host" && (!remote || !input.value.trim())) return;
       if (input.type === "checkbox") body.append(input.name, input.checked ? "true" : "false");
       else body.append(input.name, input.value.trim());
@@ -154,8 +163,12 @@
 
   async function start(form) {
     const message = document.getElementById("lab-message");
-    message.textContent = "starting\u2026";
+    const model = form.elements.lab_model.value;
+    const switching = lab.model && model !== lab.model && !form.elements.lab_model.closest(".lab-field").hidden;
+    message.textContent = switching ? "restarting the local cloud with " + model + "\u2026" : "starting\u2026";
     message.className = "";
+    const button = document.getElementById("lab-start");
+    button.disabled = true; // no second start while this one is on its way
     try {
       const answer = await fetch("./swarm", { method: "POST", body: formBody(form) });
       const data = await answer.json();
@@ -165,12 +178,13 @@
     } catch (error) {
       message.textContent = String(error.message || error);
       message.className = "lab-error";
+      button.disabled = false;
     }
   }
 
   function setDisabled(form, disabled) {
     Array.from(form.elements).forEach((input) => {
-      if (input.name !== "lab_model_shown") input.disabled = disabled;
+      input.disabled = disabled;
     });
   }
 
@@ -184,7 +198,9 @@
     const where = (run.target || "") + (run.url ? " (" + run.url + ")" : "");
     box.appendChild(el("p", { text: (running ? "Running: " : "Last run: ") + run.run_dir + " \u2192 " + where }));
     if (run.report_url) {
-      box.appendChild(el("p", {}, [el("a", { id: "lab-report-link", href: run.report_url, target: "_blank", rel: "noopener", text: "Open the report" }), el("span", { text: " " + run.report_path })]));
+      const link = el("a", { id: "lab-report-link", href: run.report_url, target: "_blank", rel: "noopener" });
+      link.textContent = "Open the report";
+      box.appendChild(el("p", {}, [link, el("span", { text: " " + run.report_path })]));
     } else if (run.finished) {
       box.appendChild(el("p", { text: "Writing the report\u2026 (see the Logs tab if it does not appear)" }));
     }
@@ -194,13 +210,17 @@
     const running = RUNNING.includes(state.state);
     const run = state.last_run || {};
     // Locust's app shows its start form (state "ready" when it last looked) while a test runs: reload, once a run
-    if (running && document.querySelector("#root main form") && sessionStorage.getItem("lab-reloaded") !== run.run_dir) {
+    const stale = running && document.querySelector("#root main form");
+    if (stale && sessionStorage.getItem("lab-reloaded") !== run.run_dir) {
       sessionStorage.setItem("lab-reloaded", run.run_dir || "");
       window.location.reload();
     }
     document.body.classList.toggle("lab-running", running);
+    const noWorkers = state.workers === 0; // a master with no worker connected yet: nothing could send
     setDisabled(form, running);
-    document.getElementById("lab-start").textContent = running ? "Running\u2026" : "Start";
+    const button = document.getElementById("lab-start");
+    button.textContent = running ? "Running\u2026" : noWorkers ? "Waiting for workers\u2026" : "Start";
+    button.disabled = running || noWorkers;
     renderStatus(state);
     return running || (run.finished && !run.report_url && !state.refused) ? 1000 : 3000;
   }
@@ -234,7 +254,8 @@
   function mount() {
     const panel = buildPanel();
     place(panel);
-    new MutationObserver(() => place(panel)).observe(document.getElementById("root"), { childList: true, subtree: true });
+    const watch = { childList: true, subtree: true };
+    new MutationObserver(() => place(panel)).observe(document.getElementById("root"), watch);
     const form = panel.querySelector("form");
     form.addEventListener("change", () => updateVisibility(form));
     form.addEventListener("submit", (event) => {

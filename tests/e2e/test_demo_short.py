@@ -11,7 +11,7 @@ import pytest
 from analysis.report import write_report
 from experiments.planfile import read_plan_json
 from labkit.config import load_config
-from labkit.demo import DemoOptions, demo_plan, main, run_demo
+from experiments.demo import DemoOptions, demo_plan, main, run_demo
 from labkit.rundir import RunDir
 
 

@@ -20,7 +20,7 @@ PARSERS = {
     "localcloud": ("localcloud.__main__", "_parser"),
     "locustfiles": ("locustfiles.__main__", "_parser"),
     "replay": ("replay.__main__", "_parser"),
-    "labkit.demo": ("labkit.demo", "_parser"),
+    "experiments.demo": ("experiments.demo", "_parser"),
     "awslab": ("awslab.parser", "build_parser"),
 }
 NOT_PYTHON = ("test", "test-all", "lint", "venv", "clean", "help", "bench", "demo")  # make targets run elsewhere

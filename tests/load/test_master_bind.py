@@ -33,7 +33,7 @@ def _listening(pid: int, port: int) -> list[str]:
 @pytest.mark.timeout(120)
 def test_processes_master_listens_on_loopback_only(tmp_path: Path) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "locust", "--processes", "2", "--headless", "--master-bind-port", str(port),
+    argv = [sys.executable, "-m", "locust", "--processes", "2", "--headless", "--master-bind-port", str(port), "--master-port", str(port),
             "--host", "http://127.0.0.1:9", "--lab-shape", "constant", "--lab-rate-rps", "1",
             "--lab-duration-s", "60", "--lab-runs-root", str(tmp_path / "runs")]  # fmt: skip
     log = (tmp_path / "locust.log").open("w")

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ def web_ui(tmp_path: Path) -> Iterator[str]:
                 proc.kill()
 
 
+def _wait_for(condition: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def _shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("LOADLAB_SCREENSHOT_DIR", "") or tmp_path / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +88,9 @@ def _check_form_first(page: Any) -> None:
     assert labels[:4] == ["Shape", "Peak rate (requests/s; 0 -> peak)", "Duration (s)", "Target"]
     targets = page.locator("#lab-lab_target option").evaluate_all("options => options.map(o => o.value)")
     assert targets == ["local-faas", "local-server", "lambda", "ec2"]
-    assert page.locator("#lab-lab_model_shown").input_value() == "smallcnn"
+    assert page.locator("#lab-lab_model").input_value() == "smallcnn"
+    models = page.locator("#lab-lab_model option").evaluate_all("options => options.map(o => o.value)")
+    assert {"smallcnn", "mobilenetv2"} <= set(models)
     for name in ("userCount", "spawnRate"):
         assert not page.locator(f"input[name={name}]").is_visible()
 
@@ -98,6 +111,7 @@ def _check_report(browser: Any, url: str, href: str, shot: Path) -> None:
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda answer: errors.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None)
     answer = page.goto(url + href, wait_until="load")
     assert answer is not None and answer.ok and "text/html" in answer.headers["content-type"]
     images = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0])")
@@ -127,8 +141,10 @@ def test_a_test_started_from_the_lab_form_links_its_report(browser: Any, web_ui:
     assert server_url in page.inner_text("#root header")  # the server's URL, not the function front's
 
     link = page.wait_for_selector("#lab-report-link", timeout=90_000)
+    page.wait_for_function(
+        "document.querySelector('#root header').innerText.toUpperCase().includes('STOPPED')", timeout=10_000
+    )  # Locust's app looks every 2 s
     page.screenshot(path=str(shots / "3-after.png"), full_page=True)
-    assert "STOPPED" in page.inner_text("#root header").upper()
     assert server_url in page.inner_text("#root header")
     href = link.get_attribute("href")
     assert href and href.startswith("/lab/runs/") and href.endswith("/report.html")
@@ -149,16 +165,22 @@ def test_a_test_started_from_the_lab_form_links_its_report(browser: Any, web_ui:
 
 def _refused_then_next_test_runs(page: Any, runs: Path) -> None:
     """lambda with no URL: the form says what to set, a start is refused with that message (no load sent to
-    the local cloud instead), and the next test from the same page runs."""
+    the local cloud instead), and the next test from the same page runs, on another model (the local cloud
+    restarts with it: new URLs, shown in the header)."""
     page.select_option("#lab-lab_target", "lambda")
     assert "LOADLAB_LAMBDA_URL" in page.inner_text('[data-field="lab_target"] small')
     page.click("#lab-start")
     assert "LOADLAB_LAMBDA_URL" in page.wait_for_selector("text=Test refused:", timeout=30_000).inner_text()
     page.wait_for_selector("#lab-start:not([disabled])")
-    before = len(list(runs.glob("*/report.html")))
+    before, old_header = sorted(runs.glob("*/report.html")), page.inner_text("#root header")
     page.select_option("#lab-lab_target", "local-faas")
+    page.select_option("#lab-lab_model", "mobilenetv2")
     page.fill("#lab-lab_duration_s", "2")
     page.click("#lab-start")
-    page.wait_for_function("document.querySelector('#lab-status').innerText.includes('Running:')", timeout=30_000)
-    page.wait_for_selector("#lab-report-link", timeout=60_000)
-    assert len(list(runs.glob("*/report.html"))) == before + 1
+    [new_report] = _wait_for(lambda: sorted(set(runs.glob("*/report.html")) - set(before)), 60, "the next run's report")
+    link = page.wait_for_selector(f"#lab-report-link[href*='{new_report.parent.name}']", timeout=30_000)
+    assert "local-faas" in page.inner_text("#lab-status") and link.is_visible()
+    assert page.locator("#lab-lab_model").input_value() == "mobilenetv2"
+    faas_url = page.locator("#lab-lab_target option[value=local-faas]").inner_text().split(" \u2014 ")[1]
+    assert faas_url in page.inner_text("#root header") and faas_url not in old_header
+    assert "mobilenetv2" in (new_report.parent / "report.md").read_text()

@@ -12,8 +12,9 @@ from experiments.plan import DEFAULT_MAX_PROCESSES
 from locustfiles.__main__ import main
 
 
-def test_a_huge_process_count_is_refused_before_anything_starts(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_huge_process_count_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["--target", "local-server", "--processes", "100000", "--runs", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err
@@ -23,6 +24,6 @@ def test_a_huge_process_count_is_refused_before_anything_starts(tmp_path: Path,
 
 
 def test_the_cap_is_a_multiple_of_the_cores_and_has_a_hard_ceiling(tmp_path: Path) -> None:
-    assert DEFAULT_MAX_PROCESSES == max(2, 2 * (os.cpu_count() or 1))
+    assert max(2, 2 * (os.cpu_count() or 1)) == DEFAULT_MAX_PROCESSES
     assert main(["--target", "local-server", "--processes", "300", "--max-processes", "300",
                  "--runs", str(tmp_path)]) == 2  # fmt: skip

@@ -1,4 +1,4 @@
-"""`python -m labkit.demo` (`make demo`): the plan experiments/demo.yaml, run by experiments.runner.run_plan.
+"""`python -m experiments.demo` (`make demo`): the plan experiments/demo.yaml, run by experiments.runner.run_plan.
 
 The local cloud starts on 127.0.0.1 (S3 with upload trigger, function platform, gunicorn server) inside one
 run; the same open-model constant-rate Locust load runs against the function platform (API-Gateway-like
@@ -110,7 +110,7 @@ def summary_lines(summary_json: Path) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labkit.demo", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m experiments.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--rate-rps", type=float, default=None, help="constant request rate per target (plan: 4)")
     parser.add_argument("--duration-s", type=float, default=None, help="seconds of traffic (plan: 20)")
