@@ -23,7 +23,7 @@ from pathlib import Path
 
 from experiments.describe import describe
 from experiments.planfile import EXPERIMENTS_DIR, find_plan, load_plan, revalidate
-from labkit.errors import ConfigError, Interrupted, LabError
+from labkit.errors import ConfigError, Interrupted, exit_code_of
 
 
 def say(message: str) -> None:
@@ -81,14 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return _list() if args.command == "list" else _run(args)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return exit_code_of(lambda: _list() if args.command == "list" else _run(args))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from typing import Any
 from experiments.plan import HttpWorkload, Plan, record_target
 from experiments.planfile import EXPERIMENTS_DIR, load_plan, parse_plan, resolve_windows
 from labkit.config import LabConfig, load_config
-from labkit.errors import ConfigError, Interrupted, LabError
+from labkit.errors import ConfigError, exit_code_of
 from labkit.runctx import RunContext
 
 DEMO_PLAN = EXPERIMENTS_DIR / "demo.yaml"
@@ -130,20 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     options = DemoOptions(rate_rps=args.rate_rps, duration_s=args.duration_s, uploads=args.uploads,
                           model=args.model, keepalive_s=args.keepalive_s, runs_root=args.runs,
                           targets=tuple(t for t in args.targets.split(",") if t))  # fmt: skip
-    try:
-        try:
-            ctx = run_demo(load_config(), options)
-        except KeyboardInterrupt:
-            raise Interrupted("interrupted; what was recorded so far is in the run dir above") from None
+
+    def body() -> int:
+        ctx = run_demo(load_config(), options)
         files = write_report(ctx.run.path)
         for line in summary_lines(files.summary_json):
             say(line)
         say(f"run {ctx.status}; report: {files.markdown} (also report.html, summary.json there)")
         ensure_complete(ctx)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return 0
+
+    return exit_code_of(body)
 
 
 if __name__ == "__main__":

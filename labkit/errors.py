@@ -6,6 +6,9 @@ CLIs catch `LabError` in their `__main__` and exit with `exc.exit_code`, printin
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class LabError(Exception):
     """Base of every error the toolkit raises on purpose."""
@@ -41,3 +44,16 @@ class Interrupted(LabError):
     """The user interrupted a run (Ctrl-C); what was recorded so far is kept."""
 
     exit_code = 130
+
+
+def exit_code_of(body: Callable[[], int]) -> int:
+    """Run a CLI's body: a LabError prints `error: <message>` to stderr and gives its exit code, Ctrl-C gives
+    130 (what every `__main__` of the toolkit does)."""
+    try:
+        return body()
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return Interrupted.exit_code

@@ -33,7 +33,7 @@ from types import FrameType
 
 from analysis.report import write_report
 from labkit.config import load_config
-from labkit.errors import ConfigError, LabError, TargetError
+from labkit.errors import ConfigError, TargetError, exit_code_of
 from replay.options import (
     DEFAULT_MAX_UPLOADS,
     DEFAULT_PEAK_RPS,
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     _validate(parser, args)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
-        return _run(args)
+        return exit_code_of(lambda: _run(args))
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -191,30 +191,23 @@ def _dry_run(options: ReplayOptions) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        options, explicit = options_from_args(args)
-        if args.dry_run:
-            return _dry_run(options)
-        outcome = replay(options, explicit, load_config(), say)
-        print_summary(outcome)
-        if outcome.status == "interrupted":
-            print(f"interrupted; to upload the rest: python -m replay --resume {outcome.run.path}\n"
-                  f"  (or: make replay REPLAY_ARGS='--resume {outcome.run.path}')", file=sys.stderr)  # fmt: skip
-            return 130
-        if options.write_report:
-            files = write_report(outcome.run.path)
-            print(f"report: {files.markdown}\n        {files.html}\n        {files.summary_json}")
-        if outcome.status != "complete":
-            for problem in outcome.problems:
-                print(f"problem: {problem}", file=sys.stderr)
-            print(f"the run ended {outcome.status} ({outcome.run.path})", file=sys.stderr)
-            return TargetError.exit_code
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    options, explicit = options_from_args(args)
+    if args.dry_run:
+        return _dry_run(options)
+    outcome = replay(options, explicit, load_config(), say)
+    print_summary(outcome)
+    if outcome.status == "interrupted":
+        print(f"interrupted; to upload the rest: python -m replay --resume {outcome.run.path}\n"
+              f"  (or: make replay REPLAY_ARGS='--resume {outcome.run.path}')", file=sys.stderr)  # fmt: skip
         return 130
+    if options.write_report:
+        files = write_report(outcome.run.path)
+        print(f"report: {files.markdown}\n        {files.html}\n        {files.summary_json}")
+    if outcome.status != "complete":
+        for problem in outcome.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print(f"the run ended {outcome.status} ({outcome.run.path})", file=sys.stderr)
+        return TargetError.exit_code
     return 0
 
 

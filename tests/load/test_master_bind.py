@@ -3,7 +3,9 @@ the log says so when a master is bound to a non-loopback address."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -30,14 +32,31 @@ def _listening(pid: int, port: int) -> list[str]:
     return [c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
 
 
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C to the master and its forked workers (a worker outlives a master killed alone), then SIGKILL."""
+    os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
 @pytest.mark.timeout(120)
 def test_processes_master_listens_on_loopback_only(tmp_path: Path) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "locust", "--processes", "2", "--headless", "--master-bind-port", str(port), "--master-port", str(port),
-            "--host", "http://127.0.0.1:9", "--lab-shape", "constant", "--lab-rate-rps", "1",
-            "--lab-duration-s", "60", "--lab-runs-root", str(tmp_path / "runs")]  # fmt: skip
+    argv = [sys.executable, "-m", "locust", "--processes", "2", "--headless", "--master-bind-port", str(port),
+            "--master-port", str(port), "--host", "http://127.0.0.1:9", "--lab-shape", "constant",
+            "--lab-rate-rps", "1", "--lab-duration-s", "60", "--lab-runs-root", str(tmp_path / "runs")]  # fmt: skip
     log = (tmp_path / "locust.log").open("w")
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # reads REPO/locust.conf
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,  # reads REPO/locust.conf
+                            start_new_session=True)  # fmt: skip
     try:
         deadline, addresses = time.monotonic() + 60, []
         while not addresses and time.monotonic() < deadline and proc.poll() is None:
@@ -46,11 +65,7 @@ def test_processes_master_listens_on_loopback_only(tmp_path: Path) -> None:
         assert addresses, f"the master never listened on {port}: {(tmp_path / 'locust.log').read_text()[-2000:]}"
         assert addresses == ["127.0.0.1"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_group(proc)
         log.close()
     assert "not loopback" not in (tmp_path / "locust.log").read_text()
 
