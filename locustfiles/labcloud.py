@@ -122,6 +122,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def open_master_warning(host: str, port: object) -> str | None:
+    """What to say about a master bound to `host` (None when it is loopback)."""
+    if is_loopback(host):
+        return None
+    return (f"the Locust master listens on {host}:{port}, not loopback, with no authentication: anyone who can "
+            "reach that port can join as a worker. Use --master-bind-host 127.0.0.1 (locust.conf) unless "
+            "workers on other machines need it")  # fmt: skip
+
+
 def warn_if_open_master(environment: Any, **_kwargs: Any) -> None:
     """(init listener) A master bound to a non-loopback address takes workers, and their commands, from
     anyone who can reach its port: no authentication. Say so."""
@@ -130,8 +139,6 @@ def warn_if_open_master(environment: Any, **_kwargs: Any) -> None:
     opts = environment.parsed_options
     if not isinstance(environment.runner, MasterRunner) or opts is None:
         return
-    host = str(getattr(opts, "master_bind_host", "*"))
-    if not is_loopback(host):
-        log.warning("the Locust master listens on %s:%s, not loopback, with no authentication: anyone who can "
-                    "reach that port can join as a worker. Use --master-bind-host 127.0.0.1 (locust.conf) unless "
-                    "workers on other machines need it", host, opts.master_bind_port)  # fmt: skip
+    warning = open_master_warning(str(getattr(opts, "master_bind_host", "*")), opts.master_bind_port)
+    if warning:
+        log.warning(warning)
