@@ -110,10 +110,27 @@ def _cost_sentence(fn: dict[str, Any], sv: dict[str, Any]) -> str:
     return text
 
 
+MAX_GROUP_SENTENCES = 6  # more groups (a sweep): one SLA sentence for all, the details in "SLA verdicts"
+
+
+def _sla_overview(groups: list[dict[str, Any]], with_run: bool) -> list[str]:
+    breaching = [g for g in groups if (g.get("sla") or {}).get("verdict") == "breach"]
+    passing = [g for g in groups if (g.get("sla") or {}).get("verdict") == "pass"]
+    text = (f"SLA: {len(passing)} of {len(groups)} groups meet every bound, {len(breaching)} breach at least one "
+            "(each group's bounds, observed figures and confidence: section SLA verdicts).")  # fmt: skip
+    if breaching:
+        worst = ", ".join(name(g, with_run) for g in breaching[:3])
+        text += f" Breaching, for example: {worst}{' ...' if len(breaching) > 3 else ''}."
+    return [text] + [s for g in groups if (s := _interrupted(g).strip())]
+
+
 def verdicts(groups: list[dict[str, Any]], with_run: bool = False) -> list[str]:
-    """The report's opening paragraph: one sentence per group, then function vs server per scenario."""
-    out = [group_sentence(g, with_run) for g in groups]
+    """The report's opening paragraph: function vs server per scenario first, then the SLA per group (one
+    sentence for all of them when there are many, e.g. a sweep)."""
+    out = []
     for fn, sv in _pairs(groups):
         out.append(f"Function vs server ({fn['scenario']}): " + _latency_sentence(fn, sv, with_run))
         out.append(_cost_sentence(fn, sv))
-    return out
+    if len(groups) > MAX_GROUP_SENTENCES:
+        return out + _sla_overview(groups, with_run)
+    return out + [group_sentence(g, with_run) for g in groups]
