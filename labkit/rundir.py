@@ -98,8 +98,12 @@ class RunDir:
     def create(cls, root: Path, scenario: str, config: dict[str, Any] | None = None) -> RunDir:
         """Make a new run dir under `root` with a manifest holding what is known at start."""
         run = cls(root / new_run_id(scenario))
-        run.records_dir.mkdir(parents=True, exist_ok=False)
-        run.logs_dir.mkdir()
+        try:
+            run.records_dir.mkdir(parents=True, exist_ok=False)
+            run.logs_dir.mkdir()
+        except OSError as exc:
+            raise InputError(f"{root}: cannot make a run dir there ({exc.strerror or exc}); give a writable "
+                             "folder with --runs") from None  # fmt: skip
         repo = Path(__file__).resolve().parent.parent
         run.write_manifest(
             {
