@@ -168,7 +168,9 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
 
 def _plan(options: ReplayOptions, run: RunDir, schedule: Schedule) -> Segment:
     images = image_set(options.images or None, options.image_count)
-    keys = [object_key(run.run_id, i, images[i % len(images)].name) for i in range(len(schedule))]
+    # an experiment's workload (several per run in a sweep) gets keys of its own: uploads/<run>/<workload>/...
+    scope = f"{run.run_id}/{options.records_prefix.rstrip('-')}" if options.records_prefix else run.run_id
+    keys = [object_key(scope, i, images[i % len(images)].name) for i in range(len(schedule))]
     uploads_path = run.records_dir / f"{options.records_prefix}{UPLOADS_PRODUCER}.csv"
     repair_tail(uploads_path)
     existing = list(iter_records(uploads_path)) if uploads_path.is_file() else []
