@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from analysis.report import write_report
+from experiments.demo import DemoOptions, demo_plan, main, run_demo
 from experiments.planfile import read_plan_json
 from labkit.config import load_config
-from experiments.demo import DemoOptions, demo_plan, main, run_demo
 from labkit.rundir import RunDir
 
 
