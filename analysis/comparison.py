@@ -109,6 +109,9 @@ def _best(ordered: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     return min(known, key=lambda g: figures(g)[key]) if known else None
 
 
+MAX_VERSUS_SENTENCES = 5  # more groups than this: the extremes in words, every group in the table
+
+
 def sentences(ordered: list[dict[str, Any]], why: str) -> list[str]:
     """The comparison in words: what varies, the baseline, each other group against it, who is best."""
     fields = [FIELD_WORDS[f] for f in defining_fields(ordered)] or ["nothing recorded (same setup)"]
@@ -117,7 +120,12 @@ def sentences(ordered: list[dict[str, Any]], why: str) -> list[str]:
         f"{len(ordered)} inference groups that differ in {', '.join(fields)}; the baseline is "
         f"**{base.get('label', base['target'])}** ({why}); ratios are other / baseline (below 1x: lower)."
     ]
-    out += [_versus(g, base) for g in ordered[1:]]
+    if len(ordered) <= MAX_VERSUS_SENTENCES + 1:
+        out += [_versus(g, base) for g in ordered[1:]]
+    else:  # a sweep: the table below has every group; the words keep to the extremes
+        slow = max((g for g in ordered if figures(g)["p95"] is not None), key=lambda g: figures(g)["p95"], default=None)
+        if slow is not None:
+            out.append(f"Highest p95: {_versus(slow, base).rstrip('.')} (every group: the table below).")
     fast, cheap = _best(ordered, "p95"), _best(ordered, "usd_per_million")
     if fast is not None:
         text = f"Lowest p95: **{fast.get('label', fast['target'])}** ({fmt_ms(figures(fast)['p95'])})"
