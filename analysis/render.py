@@ -300,7 +300,7 @@ def build_document(summary: dict[str, Any], plots: dict[str, bytes]) -> Doc:
     doc.ul(summary.get("verdicts", []))
     comparison_section(doc, summary, plots)
     if summary.get("timeline"):
-        plan_section(doc, summary["timeline"], plots)
+        plan_section(doc, summary["timeline"], plots, groups)
     if groups:
         _overview(doc, groups, with_run)
         _latency(doc, groups, with_run, plots, summary.get("plots_not_drawn") or {})

@@ -27,7 +27,36 @@ def _rows(timeline: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes]) -> None:
+def _p(stats: dict[str, Any] | None, key: str) -> str:
+    value = (stats or {}).get(key)
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def sweep_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One row per sub-run and workload of a sweep: its values, then warm p50/p95, cold p50 and init, billed ms
+    per call, $/million (modelled) of the workload's inference group."""
+    parameters = list(dict.fromkeys(k for span in timeline["workloads"] for k in span["sweep"]))
+    by_scenario = {g["scenario"]: g for g in groups if g["operation"] in ("predict", "s3-infer")}
+    rows = []
+    for span in timeline["workloads"]:
+        group = by_scenario.get(span["tag"])
+        if not span["sweep"] or group is None:
+            continue
+        cold, cost = group.get("cold_starts") or {}, group.get("cost") or {}
+        calls = cost.get("invocations") or 0
+        billed = f"{cost['billed_ms_total'] / calls:,.0f}" if calls and cost.get("billed_ms_total") else "-"
+        usd = cost.get("usd_per_million_ok")
+        rows.append([*(str(span["sweep"].get(p, "")) for p in parameters), span["workload"], str(group["ok"]),
+                     _p(cold.get("warm_latency_ms"), "p50"), _p(cold.get("warm_latency_ms"), "p95"),
+                     _p(cold.get("cold_latency_ms"), "p50"), _p(cold.get("init_ms"), "p50"), billed,
+                     "-" if usd is None else f"${usd:,.2f}"])  # fmt: skip
+    header = [*parameters, "workload", "ok", "warm p50 ms", "warm p95 ms", "cold p50 ms", "init p50 ms",
+              "billed ms / call", "$ / million (modelled)"]  # fmt: skip
+    return header, rows
+
+
+def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
+                 groups: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
     doc.h(2, "The plan: every workload on one clock")
     overlap = timeline.get("overlap") or {}
     text = (f"Plan `{timeline['plan']}`: times are seconds since the plan's common start; the workloads ran at the "
@@ -39,6 +68,11 @@ def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes]) ->
     header = ["workload", "kind", "sweep", "start s", "planned end s", "records", "first send s", "last completion s",
               "trace time"]  # fmt: skip
     doc.table(header, _rows(timeline))
+    sweep_header, sweep = sweep_rows(timeline, groups or [])
+    if sweep:
+        doc.p("The sweep, one row per sub-run and workload (warm / cold from each request's cold-start flag; "
+              "billed ms and cost from the platform's REPORT lines and config/pricing.yaml list prices):")  # fmt: skip
+        doc.table(sweep_header, sweep)
     doc.img(plots.get("timeline"), "plots/timeline.png",
             "Every workload on one wall-clock axis: latency (p50 solid, p99 dashed) and offered/achieved rates; "
             "the top axis is the replayed trace's own time (GMT)")  # fmt: skip
