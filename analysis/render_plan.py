@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.doc import Doc
+from analysis.published import claim_lines
 from analysis.timeline import trace_time
 
 
@@ -57,6 +58,12 @@ def sweep_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[
 
 def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
                  groups: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
+    if timeline.get("published"):
+        doc.h(2, "The published study beside this run")
+        doc.p("Each claim of the study this plan re-runs, with this run's figure beside it. This machine is not "
+              "the study's: memory is emulated (a CPU share and a ceiling), weights are random, times are scaled "
+              "down.")  # fmt: skip
+        doc.ul(claim_lines(timeline["published"], timeline, groups or []))
     doc.h(2, "The plan: every workload on one clock")
     overlap = timeline.get("overlap") or {}
     text = (f"Plan `{timeline['plan']}`: times are seconds since the plan's common start; the workloads ran at the "

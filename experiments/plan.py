@@ -220,6 +220,17 @@ class Sweep(Strict):
         return self
 
 
+HERE_KINDS = ("warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server", "cold_by_workload")
+
+
+class PublishedClaim(Strict):
+    """A published study's claim and which figure of this run stands beside it in the report (analysis.published)."""
+
+    claim: str = Field(min_length=1)
+    here: Literal["warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server",
+                  "cold_by_workload"]  # fmt: skip
+
+
 class Safety(Strict):
     max_rate_rps: float = Field(1000.0, gt=0)  # per workload: its peak
     max_duration_s: float = Field(3600.0, gt=0)  # the whole plan, sweeps included
@@ -236,7 +247,7 @@ class Plan(Strict):
     sweep: Sweep | list[Sweep] | None = None  # several: one sub-run per combination of their values
     safety: Safety = Field(default_factory=Safety)
     quick: bool = False  # compressed by --quick
-    published: list[str] = Field(default_factory=list)  # claims of a published study this plan re-runs
+    published: list[str | PublishedClaim] = Field(default_factory=list)  # a published study's claims
 
     @model_validator(mode="after")
     def _check(self) -> Plan:

@@ -1,0 +1,123 @@
+"""A published study's claims beside this run's figures: one line per claim of the plan's `published:` list,
+"published: ... / here: ... (measured | modelled)". Pure functions of plan.json's claims, the plan timeline
+(which workload and sweep values each scenario stands for) and the summary's groups.
+
+A claim given as plain text is listed with "here: not checked automatically"; a claim with `here:` names the
+figure to compute (experiments.plan.HERE_KINDS).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from analysis.compare import fmt_ms, fmt_usd
+
+Groups = list[dict[str, Any]]
+INFERENCE_OPERATIONS = ("predict", "s3-infer")
+
+
+def _tagged(timeline: dict[str, Any] | None, groups: Groups) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(span, group) of every workload of the timeline that has an inference group."""
+    by_scenario = {g["scenario"]: g for g in groups if g["operation"] in INFERENCE_OPERATIONS}
+    spans = (timeline or {}).get("workloads") or []
+    return [(s, by_scenario[s["tag"]]) for s in spans if s["tag"] in by_scenario]
+
+
+def _model(span: dict[str, Any], group: dict[str, Any]) -> str:
+    models = group.get("models") or []
+    return str(span["sweep"].get("model") or (models[0] if models else "model"))
+
+
+def _warm_p50(group: dict[str, Any]) -> float | None:
+    warm = (group.get("cold_starts") or {}).get("warm_latency_ms") or {}
+    return warm.get("p50") if warm.get("p50") is not None else (group.get("latency_ms") or {}).get("p50")
+
+
+def warm_p50_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+    rows: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for span, group in _tagged(timeline, groups):
+        memory, p50 = span["sweep"].get("memory_mb"), _warm_p50(group)
+        if memory is not None and p50 is not None:
+            rows[_model(span, group)][int(memory)].append(p50)
+    if not rows:
+        return None
+    parts = [f"{model}: " + ", ".join(f"{mb} MB {fmt_ms(min(v))}" for mb, v in sorted(by_mb.items()))
+             for model, by_mb in sorted(rows.items())]  # fmt: skip
+    return "warm p50 by memory (the fastest workload of each setting): " + "; ".join(parts), "measured"
+
+
+def cheapest_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+    best: dict[int, tuple[float, str]] = {}
+    for span, group in _tagged(timeline, groups):
+        memory, usd = span["sweep"].get("memory_mb"), (group.get("cost") or {}).get("usd_per_million_ok")
+        if memory is None or usd is None:
+            continue
+        if int(memory) not in best or usd < best[int(memory)][0]:
+            best[int(memory)] = (usd, _model(span, group))
+    if not best:
+        return None
+    parts = [f"{mb} MB {model} ({fmt_usd(usd)}/million)" for mb, (usd, model) in sorted(best.items())]
+    return "cheapest at each memory: " + ", ".join(parts), "modelled"
+
+
+def cold_vs_warm(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+    colds = [g for g in groups if ((g.get("cold_starts") or {}).get("cold_latency_ms") or {}).get("p50")]
+    if not colds:
+        return None
+    parts = []
+    for g in colds:
+        c = g["cold_starts"]
+        parts.append(f"{g.get('label', g['scenario'])}: cold p50 {fmt_ms(c['cold_latency_ms']['p50'])} "
+                     f"vs warm p50 {fmt_ms(_warm_p50(g))} ({c['cold']} cold of {c['known']})")  # fmt: skip
+    return "; ".join(parts), "measured"
+
+
+def function_vs_server(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+    found = {}
+    for g in groups:
+        if g["operation"] == "predict" and g["target"] in ("local-faas", "lambda", "local-server", "ec2"):
+            kind = "function" if g["target"] in ("local-faas", "lambda") else "server"
+            found.setdefault(kind, g)
+    if len(found) < 2:
+        return None
+    fn, sv = found["function"], found["server"]
+    text = (f"function p50 {fmt_ms(fn['latency_ms'].get('p50'))} (warm {fmt_ms(_warm_p50(fn))}) vs server p50 "
+            f"{fmt_ms(sv['latency_ms'].get('p50'))}")  # fmt: skip
+    return text, "measured"
+
+
+def cold_by_workload(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+    parts, tagged = [], _tagged(timeline, groups)
+    probes = [(s, g) for s, g in tagged if s.get("kind") in ("cold-probe", "burst")]
+    for span, group in probes or tagged:  # the workloads made to show cold starts, when the plan has any
+        cold = group.get("cold_starts") or {}
+        if cold.get("known"):
+            init = (cold.get("init_ms") or {}).get("p50")
+            parts.append(f"{span['tag']}: {cold.get('cold', 0)} cold of {cold['known']}"
+                         f"{f', init p50 {fmt_ms(init)}' if init is not None else ''}")  # fmt: skip
+    return ("; ".join(parts), "measured") if parts else None
+
+
+HERE: dict[str, Callable[[dict[str, Any] | None, Groups], tuple[str, str] | None]] = {
+    "warm_p50_by_memory": warm_p50_by_memory,
+    "cheapest_by_memory": cheapest_by_memory,
+    "cold_vs_warm": cold_vs_warm,
+    "function_vs_server": function_vs_server,
+    "cold_by_workload": cold_by_workload,
+}
+
+
+def claim_lines(published: list[Any], timeline: dict[str, Any] | None, groups: Groups) -> list[str]:
+    """One line per claim: what the study published and what this run measured (or modelled) beside it."""
+    lines = []
+    for item in published:
+        claim, kind = (item, None) if isinstance(item, str) else (item.get("claim", ""), item.get("here"))
+        here = HERE[kind](timeline, groups) if kind in HERE else None
+        if here is None:
+            reason = "not checked automatically" if kind is None else f"no {kind.replace('_', ' ')} in this run"
+            lines.append(f"published: {claim} / here: {reason}")
+        else:
+            lines.append(f"published: {claim} / here: {here[0]} ({here[1]})")
+    return lines
