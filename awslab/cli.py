@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from awslab.local import FAAS_TARGET, LOCAL_TARGET, cloud_options, collect_local
 from awslab.params import DeployOptions
 from awslab.stack import WaitBound, deploy_stack, destroy_stack, stack_outputs
 from labkit.config import LabConfig, load_config
-from labkit.errors import ConfigError, Interrupted, LabError
+from labkit.errors import ConfigError, Interrupted, exit_code_of
 from labkit.images import image_set
 from labkit.net import is_loopback_host
 from labkit.runctx import RunContext
@@ -320,11 +319,4 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def main_with(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+    return exit_code_of(lambda: int(args.func(args)))

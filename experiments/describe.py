@@ -7,12 +7,7 @@ from experiments.plan import BurstWorkload, ColdProbeWorkload, HttpWorkload, Pla
 
 
 def _replay_row(w: S3ReplayWorkload) -> tuple[int, float]:
-    from replay.options import ScheduleSpec, build_trace_schedule, file_sha256
-
-    spec = ScheduleSpec(trace=str(w.resolved_trace()), trace_sha256=file_sha256(w.resolved_trace()),
-                        window=w.window, speedup=w.speedup, peak_rps=w.peak_rps, mean_rps=w.mean_rps,
-                        process=w.process, seed=w.seed, max_uploads=w.max_uploads)  # fmt: skip
-    schedule = build_trace_schedule(spec)
+    schedule = w.schedule()
     return len(schedule), float(schedule.peak_rps)
 
 

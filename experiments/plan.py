@@ -126,6 +126,21 @@ class S3ReplayWorkload(Strict):
         path = Path(self.trace)
         return path if path.is_absolute() else REPO_ROOT / path
 
+    def schedule_spec(self) -> Any:
+        """The replay.options.ScheduleSpec of this workload (the one place the two meet; reads the trace's sha256)."""
+        from replay.options import ScheduleSpec, file_sha256
+
+        trace = self.resolved_trace()
+        return ScheduleSpec(trace=str(trace), trace_sha256=file_sha256(trace), window=self.window,
+                            speedup=self.speedup, peak_rps=self.peak_rps, mean_rps=self.mean_rps,
+                            process=self.process, seed=self.seed, max_uploads=self.max_uploads)  # fmt: skip
+
+    def schedule(self) -> Any:
+        """The replay's traces.Schedule (built from the trace file)."""
+        from replay.options import build_trace_schedule
+
+        return build_trace_schedule(self.schedule_spec())
+
     def end_s(self) -> float:
         return self.start_s + (self.window_duration_s or 0.0)
 

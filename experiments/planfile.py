@@ -125,17 +125,11 @@ def revalidate(plan: Plan, update: dict[str, Any], source: str) -> Plan:
 
 def resolve_windows(plan: Plan, source: str) -> Plan:
     """Fill in each s3-replay workload's schedule length (trace window / speedup), then re-check safety."""
-    from replay.options import ScheduleSpec, build_trace_schedule, file_sha256
-
     workloads = []
     for w in plan.workloads:
         if isinstance(w, S3ReplayWorkload):
-            trace = w.resolved_trace()
             try:
-                spec = ScheduleSpec(trace=str(trace), trace_sha256=file_sha256(trace), window=w.window,
-                                    speedup=w.speedup, peak_rps=w.peak_rps, mean_rps=w.mean_rps, process=w.process,
-                                    seed=w.seed, max_uploads=w.max_uploads)  # fmt: skip
-                schedule = build_trace_schedule(spec)
+                schedule = w.schedule()
             except LabError as exc:
                 raise type(exc)(f"{source}: workload {w.name!r}: {exc}") from None
             workloads.append({**w.model_dump(mode="json"), "window_duration_s": float(schedule.duration_s)})

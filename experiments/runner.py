@@ -73,12 +73,7 @@ def _expected(plan: Plan, sub: SubRun, name: str) -> Expected:
     if isinstance(w, HttpWorkload):
         return Expected(tag, name, w.kind, http_arrivals(w), w.processes)
     if isinstance(w, S3ReplayWorkload):
-        from replay.options import ScheduleSpec, build_trace_schedule, file_sha256
-
-        spec = ScheduleSpec(trace=str(w.resolved_trace()), trace_sha256=file_sha256(w.resolved_trace()),
-                            window=w.window, speedup=w.speedup, peak_rps=w.peak_rps, mean_rps=w.mean_rps,
-                            process=w.process, seed=w.seed, max_uploads=w.max_uploads)  # fmt: skip
-        return Expected(tag, name, w.kind, len(build_trace_schedule(spec)))
+        return Expected(tag, name, w.kind, len(w.schedule()))
     per_burst = getattr(w, "size", 1) * getattr(w, "repeats", 1)
     probes = getattr(w, "count", 0) * (1 + getattr(w, "warm_after", 0))
     return Expected(tag, name, w.kind, probes if w.kind == "cold-probe" else per_burst)

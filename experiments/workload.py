@@ -60,13 +60,10 @@ def _ready(run: WorkloadRun, sync_dir: Path) -> float:
 
 def run_s3_replay(run: WorkloadRun, w: S3ReplayWorkload, endpoints: Endpoints, sync_dir: Path) -> int:
     from labkit.config import load_config
-    from replay.options import ReplayOptions, ScheduleSpec, build_trace_schedule, file_sha256
+    from replay.options import ReplayOptions, build_trace_schedule
     from replay.runner import _replay_locked
 
-    trace = w.resolved_trace()
-    spec = ScheduleSpec(trace=str(trace), trace_sha256=file_sha256(trace), window=w.window, speedup=w.speedup,
-                        peak_rps=w.peak_rps, mean_rps=w.mean_rps, process=w.process, seed=w.seed,
-                        max_uploads=w.max_uploads)  # fmt: skip
+    spec = w.schedule_spec()
     local = endpoints.target == "local"
     schedule = build_trace_schedule(spec)
     start_unix_s = _ready(run, sync_dir)

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from handlers.lambda_s3_forward import Hop, HopFailed, hop_from_answer, image_json, run_event
+from handlers.lambda_s3_forward import Hop, HopFailed, elapsed, hop_from_answer, image_json, run_event
 
 CHAIN_READ_TIMEOUT_S = 120.0  # above the second function's own timeout: its "Task timed out" answer comes first
 
@@ -63,8 +63,8 @@ def invoke_next(image: bytes, timeout_s: float) -> tuple[Hop, dict[str, Any]]:
         response = lambda_client().invoke(FunctionName=function, InvocationType="RequestResponse", Payload=payload)
         raw = response["Payload"].read()
     except (ClientError, BotoCoreError) as exc:
-        raise HopFailed(_elapsed(hop, start_s), _invoke_error_kind(exc), f"{type(exc).__name__}: {exc}") from exc
-    hop = _elapsed(hop, start_s)
+        raise HopFailed(elapsed(hop, start_s), _invoke_error_kind(exc), f"{type(exc).__name__}: {exc}") from exc
+    hop = elapsed(hop, start_s)
     hop["function_request_id"] = response.get("ResponseMetadata", {}).get("RequestId")
     try:
         answer = json.loads(raw)
@@ -87,10 +87,6 @@ def _api_answer(hop: Hop, answer: Any) -> tuple[Hop, dict[str, Any]]:
     except ValueError as exc:
         raise HopFailed({**hop, "status_code": status}, "bad_response", f"body not JSON: {exc}") from exc
     return hop_from_answer(hop, status, body)
-
-
-def _elapsed(hop: Hop, start_s: float) -> Hop:
-    return {**hop, "elapsed_ms": round((time.perf_counter() - start_s) * 1000.0, 3)}
 
 
 def _invoke_error_kind(exc: Exception) -> str:

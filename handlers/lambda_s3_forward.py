@@ -100,10 +100,10 @@ def post_to_server(image: bytes, timeout_s: float) -> tuple[Hop, dict[str, Any]]
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
     except TimeoutError as exc:
-        raise HopFailed(_elapsed(hop, start_s), "timeout", f"no answer from {url} in {timeout_s:g} s") from exc
+        raise HopFailed(elapsed(hop, start_s), "timeout", f"no answer from {url} in {timeout_s:g} s") from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise HopFailed(_elapsed(hop, start_s), "connection", f"{url}: {getattr(exc, 'reason', exc)}") from exc
-    hop = _elapsed(hop, start_s)
+        raise HopFailed(elapsed(hop, start_s), "connection", f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    hop = elapsed(hop, start_s)
     try:
         answer = json.loads(raw)
     except ValueError as exc:
@@ -111,7 +111,8 @@ def post_to_server(image: bytes, timeout_s: float) -> tuple[Hop, dict[str, Any]]
     return hop_from_answer(hop, status, answer)
 
 
-def _elapsed(hop: Hop, start_s: float) -> Hop:
+def elapsed(hop: Hop, start_s: float) -> Hop:
+    """`hop` with the time since `start_s` (perf_counter) as elapsed_ms."""
     return {**hop, "elapsed_ms": round((time.perf_counter() - start_s) * 1000.0, 3)}
 
 
@@ -131,10 +132,10 @@ def fetch_image(record: S3Record) -> tuple[bytes, str]:
         if size_bytes > MAX_OBJECT_BYTES:
             obj["Body"].close()
             message = f"the object is {size_bytes} bytes; limit {MAX_OBJECT_BYTES}"
-            raise HopFailed(_elapsed(hop, start_s), "payload_too_large", message)
+            raise HopFailed(elapsed(hop, start_s), "payload_too_large", message)
         return obj["Body"].read(), str(obj.get("ETag", "")).strip('"')
     except (ClientError, BotoCoreError) as exc:
-        raise HopFailed(_elapsed(hop, start_s), "input_unreadable", f"{type(exc).__name__}: {exc}") from exc
+        raise HopFailed(elapsed(hop, start_s), "input_unreadable", f"{type(exc).__name__}: {exc}") from exc
 
 
 def result_body(hops: list[Hop], answer: dict[str, Any] | None, failed: HopFailed | None) -> dict[str, Any]:

@@ -1,29 +1,15 @@
-"""Processes that belong to a run: found by the run id they inherit (`LOADLAB_RUN_ID`), stopped together.
-
-`with_parent_death_signal(argv)` wraps a command so that it receives SIGTERM when the process that started
-it dies, even by `kill -9` (Linux PR_SET_PDEATHSIG through `python -m localcloud.pdeathsig`; armed only
-from the main thread, since Linux ties it to the thread that forked).
-"""
+"""Processes that belong to a run: found by the run id they inherit (`LOADLAB_RUN_ID`), stopped together."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import sys
-import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import psutil
 
 RUN_ID_ENV = "LOADLAB_RUN_ID"
-
-
-def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
-    if threading.current_thread() is not threading.main_thread() or not sys.platform.startswith("linux"):
-        return list(argv)
-    return [sys.executable, "-m", "localcloud.pdeathsig", "--parent-pid", str(os.getpid()), "--", *argv]
 
 
 def run_processes(run_id: str, exclude: Iterable[int] = ()) -> list[psutil.Process]:

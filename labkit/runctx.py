@@ -28,8 +28,9 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from labkit.errors import Interrupted, LabError, TargetError
-from labkit.procs import RUN_ID_ENV, run_processes, stop_processes, with_parent_death_signal
+from labkit.procs import RUN_ID_ENV, run_processes, stop_processes
 from labkit.rundir import RunDir
+from localcloud.procs import with_parent_death_signal
 
 GUARDIAN_LOG = "guardian.log"
 STOP_TIMEOUT_S = 10.0

@@ -133,7 +133,7 @@ class ManagedProcess(Service):
             log_file.flush()
             try:
                 self._popen = subprocess.Popen(
-                    _with_parent_death_signal(self.argv),
+                    with_parent_death_signal(self.argv),
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
@@ -203,7 +203,7 @@ class ManagedProcess(Service):
         return self
 
 
-def _with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+def with_parent_death_signal(argv: Sequence[str]) -> list[str]:
     """`argv` wrapped so the process gets SIGTERM when this one dies (see localcloud.pdeathsig).
 
     Linux sends that signal when the *thread* that forked the child exits, so the wrapper is used only
