@@ -174,6 +174,8 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
 @events.test_stop.add_listener
 def _on_test_stop(environment: Any = None, **_kwargs: Any) -> None:
     STATE.close_writer()
+    if STATE.refused:  # a refusal ends its own test only: the next test's first tick comes before its test_start
+        STATE.last_refusal, STATE.refused = STATE.refused, ""
     if STATE.owns_run and STATE.run is not None:
         run, STATE.owns_run = STATE.run, False
         if environment is not None and environment.parsed_options is not None:

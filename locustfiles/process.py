@@ -28,7 +28,8 @@ class ProcessState:
     plan: LabPlan | None = None
     shape: AnyShape | None = None
     url: str = ""
-    refused: str = ""  # why the plan was refused (then nothing is sent)
+    refused: str = ""  # why this test's plan was refused (then nothing is sent); cleared when the test stops
+    last_refusal: str = ""  # the refusal of the test that just stopped (shown by the web UI until the next one)
     run: RunDir | None = None
     owns_run: bool = False  # made by the locustfile (web UI): it finishes the run and writes the report
     ctx: Any = None  # the run context of a run the locustfile made (labkit.runctx.RunContext)

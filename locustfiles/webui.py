@@ -59,7 +59,6 @@ def install(environment: Any, web_ui: Any) -> None:
     assets = Path(app.template_folder) / "assets"  # the browser asks every page's origin for /favicon.ico
     lab.add_url_rule("/favicon.ico", "favicon", lambda: send_from_directory(assets, "favicon-light.png"))
     app.register_blueprint(lab)
-    app.before_request(_forget_refusal)
     app.before_request(lambda: _switch_model(environment))
     # added now, after every locustfile's import-time listeners: they see the run dir made / the report written
     environment.events.test_start.add_listener(lambda **_kw: _remember_test(environment))
@@ -144,15 +143,6 @@ def last_run(environment: Any) -> dict[str, Any]:
             "report_url": f"/lab/runs/{path.name}/report.html" if served and report.is_file() else ""}  # fmt: skip
 
 
-def _forget_refusal() -> None:
-    """A test started from the page (POST /swarm): the last test's refusal must not end this one at the shape's
-    first tick, which comes before this test's test_start (where the locustfile resets its state)."""
-    if request.method == "POST" and request.path.rstrip("/").endswith("/swarm"):
-        from locustfiles.inference import STATE
-
-        STATE.refused = ""
-
-
 def _switch_model(environment: Any) -> Response | None:
     """POST /swarm with another model than the local cloud serves: restart it with that one first."""
     model = request.form.get("lab_model", "") if request.method == "POST" else ""
@@ -174,7 +164,7 @@ def _busy(environment: Any) -> bool:
 def _refused() -> str:
     from locustfiles.inference import STATE
 
-    return str(STATE.refused or "")
+    return str(STATE.refused or STATE.last_refusal or "")
 
 
 def _register() -> None:
