@@ -26,6 +26,7 @@ from labkit.errors import ConfigError, InputError, LabError
 PLAN_JSON = "plan.json"
 WORKLOAD_TAGS = ("http", "s3-replay", "burst", "cold-probe")
 QUICK_TOTAL_S = 30.0  # --quick: at most this many seconds of traffic over all sub-runs
+QUICK_SWEEP_VALUES = 2  # --quick: each sweep axis keeps its first and last value
 EXPERIMENTS_DIR = Path(__file__).resolve().parent
 
 
@@ -159,14 +160,35 @@ def _compress_workload(w: Any, factor: float) -> dict[str, Any]:
     return data
 
 
+def _ends_of_sweeps(plan: Plan) -> list[dict[str, Any]] | None:
+    """Each sweep axis cut to its first and last value (the range's ends, where a trend shows)."""
+    if plan.sweep is None:
+        return None
+    return [
+        {**s.model_dump(mode="json"), "values": [s.values[0], s.values[-1]] if len(s.values) > 2 else s.values}
+        for s in plan.sweeps()
+    ]
+
+
 def compress(plan: Plan, source: str) -> Plan:
-    """--quick: every time in the plan scaled by one factor so all sub-runs together hold at most
-    QUICK_TOTAL_S of traffic; shapes, rates and sweep values are kept."""
-    total_s = plan.span_s() * plan.sub_run_count()
+    """--quick: each sweep axis cut to its first and last value, then every time in the plan scaled by one
+    factor so all sub-runs together hold at most QUICK_TOTAL_S of traffic; shapes and rates are kept."""
+    trimmed = revalidate(plan, {"sweep": _ends_of_sweeps(plan)}, source) if plan.sweep is not None else plan
+    total_s = trimmed.span_s() * trimmed.sub_run_count()
     factor = min(1.0, QUICK_TOTAL_S / total_s) if total_s > 0 else 1.0
-    workloads = [_compress_workload(w, factor) for w in plan.workloads]
-    quick = revalidate(plan, {"workloads": workloads, "quick": True}, source)
-    return resolve_windows(quick, source)
+    workloads = [_compress_workload(w, factor) for w in trimmed.workloads]
+    quick = resolve_windows(revalidate(trimmed, {"workloads": workloads, "quick": True}, source), source)
+    return resolve_windows(revalidate(quick, {"workloads": _keep_order(trimmed, quick)}, source), source)
+
+
+def _keep_order(full: Plan, quick: Plan) -> list[dict[str, Any]]:
+    """A workload that began after another ended still does so once compressed (a floor such as the
+    cold probes' 1 s interval can stretch the earlier one past the later one's scaled start)."""
+    workloads = []
+    for before, after in zip(full.workloads, quick.workloads, strict=True):
+        ended = [q.end_s() for f, q in zip(full.workloads, quick.workloads, strict=True) if f.end_s() <= before.start_s]
+        workloads.append({**after.model_dump(mode="json"), "start_s": max([after.start_s, *ended])})
+    return workloads
 
 
 def write_plan_json(run_path: Path, plan: Plan) -> Path:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable
@@ -153,8 +154,7 @@ CLOUD_PARAMETERS = (
     "model",
     "model_source",
     "runtime",
-    "s3_trigger",
-)  # a new value needs a fresh local cloud (the rest: the Lambda API)
+)  # a new value needs a fresh local cloud (s3_trigger re-routes the running one; the rest: the Lambda API)
 
 
 class Targets:
@@ -183,6 +183,11 @@ class Targets:
             check_endpoints(self.plan, self.endpoints)
             known = self.ctx.run.read_manifest().get("endpoints") or {}
             self.ctx.run.update_manifest(endpoints={**known, str(sub.index): self.endpoints.as_dict()})
+        trigger = str(sub.update.get("s3_trigger", self.cloud.s3_trigger))
+        if trigger != self.cloud.s3_trigger:
+            self.say(f"uploads now drive {trigger} (the local S3 notification re-routed)")
+            self.cloud.route_uploads(trigger)
+            self.endpoints = dataclasses.replace(self.endpoints, s3_function=trigger)
         assert self.endpoints is not None
         return self.endpoints
 

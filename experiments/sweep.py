@@ -41,7 +41,7 @@ def apply_sweep_value(plan: Plan, endpoints: Endpoints, update: dict[str, Any], 
         if sweep.parameter in ("model", "model_source", "runtime", "s3_trigger"):
             if endpoints.target != "local":
                 raise ConfigError(f"sweep over {sweep.parameter} needs a deploy per value; run it with --target local")
-            continue  # the sub-run's fresh local cloud already serves it
+            continue  # the sub-run's local cloud already serves it (started anew, or its uploads re-routed)
         lam = lam or lambda_client(endpoints)
         for function in function_names(sweep.functions, endpoints):
             say(f"{function}: {sweep.parameter} = {value} (through the Lambda API)")

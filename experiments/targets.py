@@ -106,7 +106,7 @@ def local_endpoints(cloud: LocalCloud, config: LabConfig) -> Endpoints:
     return Endpoints(target="local", function_url=e.faas_url, server_url=e.server_url,
                      s3_endpoint_url=e.s3_endpoint_url, input_bucket=e.input_bucket, output_bucket=e.output_bucket,
                      lambda_endpoint=e.faas_url, api_function=api_routes[0] if api_routes else "",
-                     s3_function=config.localcloud.s3.trigger_function,
+                     s3_function=cloud.s3_trigger,
                      platform_log=e.aggregate_log)  # fmt: skip
 
 

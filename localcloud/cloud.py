@@ -82,15 +82,20 @@ class LocalCloud:
             raise TargetError(f"unknown local cloud parts {sorted(unknown)}; expected some of {PARTS}")
         self.model = self.options.model or config.model
         self.runtime = self.options.runtime or config.runtime
-        self.s3_trigger = self.options.s3_trigger or config.s3.trigger_function
-        if self.s3_trigger not in {fn.name for fn in config.functions}:
-            raise TargetError(f"s3 trigger {self.s3_trigger!r} is not a function of the local cloud")
+        self.s3_trigger = ""
+        self.route_uploads(self.options.s3_trigger or config.s3.trigger_function)
         self.endpoints = Endpoints()
         self.platform: Platform | None = None
         self.bridge: NotificationBridge | None = None
         self._s3: MotoS3Server | None = None
         self._front: Any = None
         self._server: GunicornServer | None = None
+
+    def route_uploads(self, function: str) -> None:
+        """Uploads to the input bucket drive `function` from the next event on (TargetError when unknown)."""
+        if function not in {fn.name for fn in self.config.functions}:
+            raise TargetError(f"s3 trigger {function!r} is not a function of the local cloud")
+        self.s3_trigger = function
 
     def model_for(self, overrides: dict[str, str], where: str = "model") -> ModelConfig:
         """The local cloud's model with a function's or the server's `model:` keys over it."""

@@ -73,6 +73,17 @@ def test_quick_compresses_time_and_keeps_shapes_and_rates() -> None:
     assert replay_quick.speedup == pytest.approx(replay_full.speedup * full.span_s() / QUICK_TOTAL_S)
 
 
+def test_quick_keeps_each_sweep_axis_ends_and_the_order_of_workloads() -> None:
+    full = load_plan(EXPERIMENTS_DIR / "study-memory-sweep.yaml")
+    quick = load_plan(EXPERIMENTS_DIR / "study-memory-sweep.yaml", quick=True)
+    for a, b in zip(full.sweeps(), quick.sweeps(), strict=True):
+        assert b.parameter == a.parameter and b.values == [a.values[0], a.values[-1]]
+    assert quick.sub_run_count() == 4 < full.sub_run_count()
+    cold, ramp = quick.workload("cold"), quick.workload("ramp")
+    assert full.workload("ramp").start_s >= full.workload("cold").end_s()
+    assert ramp.start_s >= cold.end_s()  # the cold probes' 1 s floor does not let the ramp overlap them
+
+
 def test_plan_json_round_trip(tmp_path: Path) -> None:
     plan = load_plan(EXPERIMENTS_DIR / "fifa98-mixed.yaml", quick=True)
     write_plan_json(tmp_path, plan)
