@@ -15,6 +15,7 @@ from typing import Any
 from analysis.compare import fmt_ms, fmt_usd
 
 Groups = list[dict[str, Any]]
+Claim = dict[str, Any]  # the plan's {claim, here, labels}
 INFERENCE_OPERATIONS = ("predict", "s3-infer")
 
 
@@ -35,7 +36,7 @@ def _warm_p50(group: dict[str, Any]) -> float | None:
     return warm.get("p50") if warm.get("p50") is not None else (group.get("latency_ms") or {}).get("p50")
 
 
-def warm_p50_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+def warm_p50_by_memory(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
     rows: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for span, group in _tagged(timeline, groups):
         memory, p50 = span["sweep"].get("memory_mb"), _warm_p50(group)
@@ -48,7 +49,7 @@ def warm_p50_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple
     return "warm p50 by memory (the fastest workload of each setting): " + "; ".join(parts), "measured"
 
 
-def cheapest_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+def cheapest_by_memory(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
     best: dict[int, tuple[float, str]] = {}
     for span, group in _tagged(timeline, groups):
         memory, usd = span["sweep"].get("memory_mb"), (group.get("cost") or {}).get("usd_per_million_ok")
@@ -62,7 +63,7 @@ def cheapest_by_memory(timeline: dict[str, Any] | None, groups: Groups) -> tuple
     return "cheapest at each memory: " + ", ".join(parts), "modelled"
 
 
-def cold_vs_warm(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+def cold_vs_warm(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
     colds = [g for g in groups if ((g.get("cold_starts") or {}).get("cold_latency_ms") or {}).get("p50")]
     if not colds:
         return None
@@ -74,7 +75,7 @@ def cold_vs_warm(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, 
     return "; ".join(parts), "measured"
 
 
-def function_vs_server(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+def function_vs_server(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
     found = {}
     for g in groups:
         if g["operation"] == "predict" and g["target"] in ("local-faas", "lambda", "local-server", "ec2"):
@@ -88,7 +89,7 @@ def function_vs_server(timeline: dict[str, Any] | None, groups: Groups) -> tuple
     return text, "measured"
 
 
-def cold_by_workload(timeline: dict[str, Any] | None, groups: Groups) -> tuple[str, str] | None:
+def cold_by_workload(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
     parts, tagged = [], _tagged(timeline, groups)
     probes = [(s, g) for s, g in tagged if s.get("kind") in ("cold-probe", "burst")]
     for span, group in probes or tagged:  # the workloads made to show cold starts, when the plan has any
@@ -100,12 +101,71 @@ def cold_by_workload(timeline: dict[str, Any] | None, groups: Groups) -> tuple[s
     return ("; ".join(parts), "measured") if parts else None
 
 
-HERE: dict[str, Callable[[dict[str, Any] | None, Groups], tuple[str, str] | None]] = {
+def _size_rows(timeline: dict[str, Any] | None, groups: Groups) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    sizes: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for span, group in _tagged(timeline, groups):
+        if span.get("kind") == "burst" and span.get("size") is not None:
+            phase = "cold" if (group.get("cold_starts") or {}).get("cold") else "warm"
+            sizes[int(span["size"])][phase].append(group)
+    return sizes
+
+
+def cold_by_burst_size(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
+    """Per burst size: cold starts of its cold bursts, their init time (REPORT Init Duration), p50 cold vs warm."""
+    parts = []
+    for size, phases in sorted(_size_rows(timeline, groups).items()):
+        cold = [g["cold_starts"] for g in phases.get("cold", [])]
+        known, starts = sum(c.get("known") or 0 for c in cold), sum(c.get("cold") or 0 for c in cold)
+        inits = [(c.get("init_ms") or {}).get("p50") for c in cold]
+        init_max = [(c.get("init_ms") or {}).get("max") for c in cold]
+        p50 = {phase: [(g.get("latency_ms") or {}).get("p50") for g in gs] for phase, gs in phases.items()}
+        text = f"size {size}: {starts} cold of {known}"
+        if any(v is not None for v in inits):
+            text += f", init p50 {fmt_ms(max(v for v in inits if v is not None))}"
+            text += f" (max {fmt_ms(max(v for v in init_max if v is not None))})" if any(init_max) else ""
+        for phase in ("cold", "warm"):
+            values = [v for v in p50.get(phase, []) if v is not None]
+            text += f", {phase} burst p50 {fmt_ms(max(values))}" if values else ""
+        parts.append(text)
+    return ("; ".join(parts), "measured") if parts else None
+
+
+def rank_by_p50(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
+    """The labelled workloads (claim `labels`: record scenario -> name) from fastest to slowest p50."""
+    labels = claim.get("labels") or {}
+    found = [(g["latency_ms"]["p50"], labels[g["scenario"]]) for g in groups
+             if g["operation"] in INFERENCE_OPERATIONS and g["scenario"] in labels
+             and (g.get("latency_ms") or {}).get("p50") is not None]  # fmt: skip
+    if not found:
+        return None
+    order = " > ".join(f"{name} ({fmt_ms(p50)})" for p50, name in sorted(found))
+    return f"fastest first by p50: {order}", "measured"
+
+
+def break_even(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
+    """Calls per day where a function's modelled cost per call equals an instance's price (pricing.yaml)."""
+    parts = []
+    for g in groups:
+        rows = (g.get("breakeven") or {}).get("rows") or []
+        per_call = (g.get("breakeven") or {}).get("function_usd_per_request")
+        if not rows or not per_call or g["operation"] not in INFERENCE_OPERATIONS:
+            continue
+        wanted = [r for r in rows if r["instance_type"] == claim.get("instance_type")]
+        row = (wanted or rows)[0]
+        parts.append(f"{g['scenario']}: ${per_call:.2e} per call -> {row['breakeven_requests_per_day']:,.0f} calls/day "
+                     f"vs {row['instance_type']} (${row['usd_per_hour']}/h)")  # fmt: skip
+    return ("; ".join(parts), "modelled") if parts else None
+
+
+HERE: dict[str, Callable[[dict[str, Any] | None, Groups, Claim], tuple[str, str] | None]] = {
     "warm_p50_by_memory": warm_p50_by_memory,
     "cheapest_by_memory": cheapest_by_memory,
     "cold_vs_warm": cold_vs_warm,
     "function_vs_server": function_vs_server,
     "cold_by_workload": cold_by_workload,
+    "cold_by_burst_size": cold_by_burst_size,
+    "rank_by_p50": rank_by_p50,
+    "break_even": break_even,
 }
 
 
@@ -113,8 +173,9 @@ def claim_lines(published: list[Any], timeline: dict[str, Any] | None, groups: G
     """One line per claim: what the study published and what this run measured (or modelled) beside it."""
     lines = []
     for item in published:
-        claim, kind = (item, None) if isinstance(item, str) else (item.get("claim", ""), item.get("here"))
-        here = HERE[kind](timeline, groups) if kind in HERE else None
+        entry: Claim = {"claim": item} if isinstance(item, str) else item
+        claim, kind = entry.get("claim", ""), entry.get("here")
+        here = HERE[kind](timeline, groups, entry) if kind in HERE else None
         if here is None:
             reason = "not checked automatically" if kind is None else f"no {kind.replace('_', ' ')} in this run"
             lines.append(f"published: {claim} / here: {reason}")

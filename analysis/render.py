@@ -13,6 +13,7 @@ from analysis.render_compare import comparison_section
 from analysis.render_cost import cost_section
 from analysis.render_cost import name as _name
 from analysis.render_plan import plan_section
+from analysis.render_study import study_section
 
 
 def _img(doc: Doc, plots: dict[str, bytes], skipped: dict[str, str], name: str, caption: str) -> None:
@@ -296,6 +297,8 @@ def build_document(summary: dict[str, Any], plots: dict[str, bytes]) -> Doc:
     if summary.get("missing"):
         doc.h(2, "Missing or partial inputs")
         doc.ul(summary["missing"])
+    if summary.get("timeline"):
+        study_section(doc, summary["timeline"], groups)
     doc.h(2, "What this report says")
     doc.ul(summary.get("verdicts", []))
     comparison_section(doc, summary, plots)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.doc import Doc
-from analysis.published import claim_lines
 from analysis.timeline import trace_time
 
 
@@ -58,12 +57,6 @@ def sweep_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[
 
 def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
                  groups: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
-    if timeline.get("published"):
-        doc.h(2, "The published study beside this run")
-        doc.p("Each claim of the study this plan re-runs, with this run's figure beside it. This machine is not "
-              "the study's: memory is emulated (a CPU share and a ceiling), weights are random, times are scaled "
-              "down.")  # fmt: skip
-        doc.ul(claim_lines(timeline["published"], timeline, groups or []))
     doc.h(2, "The plan: every workload on one clock")
     overlap = timeline.get("overlap") or {}
     text = (f"Plan `{timeline['plan']}`: times are seconds since the plan's common start; the workloads ran at the "
@@ -76,7 +69,7 @@ def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
               "trace time"]  # fmt: skip
     doc.table(header, _rows(timeline))
     sweep_header, sweep = sweep_rows(timeline, groups or [])
-    if sweep:
+    if sweep and not timeline.get("published"):  # a study's plan shows it, wider, at the report's top
         doc.p("The sweep, one row per sub-run and workload (warm / cold from each request's cold-start flag; "
               "billed ms and cost from the platform's REPORT lines and config/pricing.yaml list prices):")  # fmt: skip
         doc.table(sweep_header, sweep)

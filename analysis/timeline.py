@@ -54,6 +54,8 @@ def workload_spans(run_path: Path, manifest: dict[str, Any]) -> tuple[float, lis
             span = {"tag": tag, "workload": facts.get("workload", tag), "kind": facts.get("kind", ""),
                     "sub_run": sub.get("index", 0), "sweep": sub.get("sweep") or {}, "start_s": start - t0,
                     "planned_end_s": float(facts.get("planned_end_unix_s", start)) - t0}  # fmt: skip
+            if facts.get("size") is not None:  # a burst's size
+                span["size"] = int(facts["size"])
             if span["kind"] == "s3-replay":
                 span["trace_clock"] = _trace_clock(run_path, tag, start)
             spans.append(span)

@@ -235,15 +235,17 @@ class Sweep(Strict):
         return self
 
 
-HERE_KINDS = ("warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server", "cold_by_workload")
+HERE_KINDS = ("warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server", "cold_by_workload",
+              "cold_by_burst_size", "rank_by_p50", "break_even")  # fmt: skip
 
 
 class PublishedClaim(Strict):
     """A published study's claim and which figure of this run stands beside it in the report (analysis.published)."""
 
     claim: str = Field(min_length=1)
-    here: Literal["warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server",
-                  "cold_by_workload"]  # fmt: skip
+    here: Literal[HERE_KINDS]  # type: ignore[valid-type]
+    labels: dict[str, str] = Field(default_factory=dict)  # record scenario -> the study's name (rank_by_p50)
+    instance_type: str = ""  # break_even: the instance priced against (pricing.yaml; default its first)
 
 
 class Safety(Strict):

@@ -22,7 +22,7 @@ from typing import Any
 
 from experiments.checks import Expected, check_run, http_arrivals
 from experiments.launch import start_http, start_workload_process
-from experiments.plan import HttpWorkload, Plan, S3ReplayWorkload
+from experiments.plan import BurstWorkload, HttpWorkload, Plan, S3ReplayWorkload
 from experiments.planfile import write_plan_json
 from experiments.targets import Endpoints, aws_endpoints, check_endpoints, local_endpoints, start_local_cloud
 from labkit.config import LabConfig
@@ -92,7 +92,8 @@ def start_sub_run(ctx: RunContext, plan: Plan, sub: SubRun, endpoints: Endpoints
             child = start_http(ctx, w, endpoints, sync_dir, tag)
         else:
             child = start_workload_process(ctx, w.name, endpoints, sync_dir, tag, sub.update)
-        sub.workloads[tag] = {"workload": w.name, "kind": w.kind, "pid": child.pid}
+        sub.workloads[tag] = {"workload": w.name, "kind": w.kind, "pid": child.pid,
+                              **({"size": w.size} if isinstance(w, BurstWorkload) else {})}  # fmt: skip
         children.append(child)
     _await_ready(sync_dir, sub, children)
     sub.start_unix_s = release(sync_dir, RELEASE_LEAD_S)

@@ -37,3 +37,30 @@ def test_each_claim_gets_its_figure_and_says_measured_or_modelled() -> None:
     assert "512 MB mobilenetv2 ($2.00/million), 1024 MB mobilenetv2 ($3.00/million) (modelled)" in lines[1]
     assert lines[2] == "published: a claim without a figure / here: not checked automatically"
     assert lines[3] == "published: function vs server / here: no function vs server in this run"
+
+
+def test_burst_sizes_rank_and_break_even() -> None:
+    timeline = {"workloads": [
+        {"tag": "b1-cold", "kind": "burst", "size": 1, "sweep": {}},
+        {"tag": "b4-cold", "kind": "burst", "size": 4, "sweep": {}},
+        {"tag": "b4-warm", "kind": "burst", "size": 4, "sweep": {}},
+    ]}  # fmt: skip
+    b1, b4 = _group("b1-cold", "m", 20.0, 1.0), _group("b4-cold", "m", 30.0, 1.0)
+    b4["cold_starts"] = {**b4["cold_starts"], "cold": 4, "known": 4, "init_ms": {"p50": 500.0, "max": 700.0}}
+    warm = _group("b4-warm", "m", 25.0, 1.0)
+    warm["cold_starts"] = {**warm["cold_starts"], "cold": 0, "known": 4}
+    fn = {**_group("fn", "m", 10.0, 2.0), "breakeven": {"function_usd_per_request": 2e-6, "rows": [
+        {"instance_type": "t3.medium", "usd_per_hour": 0.0416, "breakeven_requests_per_day": 499_200.0},
+        {"instance_type": "t2.small", "usd_per_hour": 0.023, "breakeven_requests_per_day": 276_000.0}]}}  # fmt: skip
+    published = [
+        {"claim": "cold grows with batch", "here": "cold_by_burst_size"},
+        {"claim": "4 > 1", "here": "rank_by_p50", "labels": {"b1-cold": "one", "b4-warm": "four"}},
+        {"claim": "break-even", "here": "break_even", "instance_type": "t2.small"},
+    ]
+    lines = claim_lines(published, timeline, [b1, b4, warm, fn])
+    assert lines[0] == ("published: cold grows with batch / here: size 1: 1 cold of 5, init p50 300 ms, cold burst "
+                        "p50 30.0 ms; size 4: 4 cold of 4, init p50 500 ms (max 700 ms), cold burst p50 45.0 ms, "
+                        "warm burst p50 37.5 ms (measured)")  # fmt: skip
+    assert lines[1] == "published: 4 > 1 / here: fastest first by p50: one (30.0 ms) > four (37.5 ms) (measured)"
+    assert lines[2] == ("published: break-even / here: fn: $2.00e-06 per call -> 276,000 calls/day vs t2.small "
+                        "($0.023/h) (modelled)")  # fmt: skip
