@@ -76,11 +76,12 @@ def cold_vs_warm(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) 
 
 
 def function_vs_server(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
-    found = {}
+    found: dict[str, dict[str, Any]] = {}  # the busiest group of each side: its steady load, not a probe
     for g in groups:
         if g["operation"] == "predict" and g["target"] in ("local-faas", "lambda", "local-server", "ec2"):
             kind = "function" if g["target"] in ("local-faas", "lambda") else "server"
-            found.setdefault(kind, g)
+            if kind not in found or g.get("count", 0) > found[kind].get("count", 0):
+                found[kind] = g
     if len(found) < 2:
         return None
     fn, sv = found["function"], found["server"]

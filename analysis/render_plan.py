@@ -1,4 +1,5 @@
-"""The report's plan section: every workload of a plan on one wall-clock axis (see analysis.timeline)."""
+"""The report's plan section: every workload of a plan on one wall-clock axis (see analysis.timeline), and the
+latency floor measured for the run (`--calibrate`: calibration.json, locustfiles.calibrate) when there is one."""
 
 from __future__ import annotations
 
@@ -55,6 +56,33 @@ def sweep_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[
     return header, rows
 
 
+def calibration_rows(calibration: dict[str, Any]) -> list[list[str]]:
+    """One row per origin (intended send, actual send): the client's own added latency p50/p90/p99 (ms)."""
+    rows = []
+    for label, key in (("intended send", "from_intended"), ("actual send", "from_actual")):
+        added = calibration.get(key) or {}
+        rows.append([label, *(_ms(added.get(f"{p}_ms")) for p in ("p50", "p90", "p99"))])
+    return rows
+
+
+def _ms(value: Any) -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:,.2f}"
+
+
+def calibration_section(doc: Doc, calibration: dict[str, Any]) -> None:
+    doc.h(3, "Latency floor (this tool on this machine)")
+    processes = calibration.get("processes", 1)
+    doc.p(f"Measured with `--calibrate`: this toolkit's own dispatcher sent {calibration.get('rate_rps', 0):g} req/s "
+          f"({processes} process{'es' if processes != 1 else ''}) for {calibration.get('duration_s', 0):g} s to a "
+          "null endpoint on 127.0.0.1 that answers at once; "
+          f"{calibration.get('count', 0)} of {calibration.get('scheduled', 0)} requests ok, "
+          f"{calibration.get('errors', 0)} errors. The latency it recorded is the tool's own share (Locust, the HTTP "
+          "client, loopback; the null server's own time, p50 "
+          f"{_ms(calibration.get('server_p50_ms'))} ms, included): every latency of this report includes about this "
+          "much of the tool's own time (more when the machine is busy).")  # fmt: skip
+    doc.table(["latency from", "p50 ms", "p90 ms", "p99 ms"], calibration_rows(calibration))
+
+
 def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
                  groups: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
     doc.h(2, "The plan: every workload on one clock")
@@ -68,6 +96,8 @@ def plan_section(doc: Doc, timeline: dict[str, Any], plots: dict[str, bytes],
     header = ["workload", "kind", "sweep", "start s", "planned end s", "records", "first send s", "last completion s",
               "trace time"]  # fmt: skip
     doc.table(header, _rows(timeline))
+    if timeline.get("calibration"):
+        calibration_section(doc, timeline["calibration"])
     sweep_header, sweep = sweep_rows(timeline, groups or [])
     if sweep and not timeline.get("published"):  # a study's plan shows it, wider, at the report's top
         doc.p("The sweep, one row per sub-run and workload (warm / cold from each request's cold-start flag; "

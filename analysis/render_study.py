@@ -64,7 +64,8 @@ def _cells(span: dict[str, Any], group: dict[str, Any], parameters: list[str], s
 def study_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per workload of each sub-run that has an inference group."""
     by_scenario = {g["scenario"]: g for g in groups if g["operation"] in INFERENCE_OPERATIONS}
-    spans = [s for s in timeline.get("workloads") or [] if s["tag"] in by_scenario]
+    spans = sorted((s for s in timeline.get("workloads") or [] if s["tag"] in by_scenario),
+                   key=lambda s: (s.get("sub_run", 0), s.get("start_s", 0.0), s["tag"]))  # fmt: skip
     parameters = list(dict.fromkeys(k for span in spans for k in span["sweep"]))
     sized = any(s.get("size") is not None for s in spans)
     per_day = _calls_per_day(groups)

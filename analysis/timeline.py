@@ -111,7 +111,8 @@ def plan_timeline(run_path: Path, frame: pd.DataFrame) -> dict[str, Any] | None:
         span["last_completion_s"] = float(members["completion_unix_s"].max() - t0) if len(members) else None
         span["series"] = {str(op): series(g, t0, width_s, last) for op, g in members.groupby("operation")}
     return {"plan": plan.get("name"), "published": plan.get("published") or [], "t0_unix_s": t0, "bin_s": width_s,
-            "span_s": last, "workloads": spans, "overlap": overlap(spans)}  # fmt: skip
+            "span_s": last, "workloads": spans, "overlap": overlap(spans),
+            "calibration": _read_json(run_path / "calibration.json")}  # fmt: skip
 
 
 def plan_rates(run_path: Path) -> dict[tuple[str, str], float]:

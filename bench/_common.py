@@ -1,4 +1,4 @@
-"""Shared helpers of the bench scripts: timing loops, median/p90, tables, machine line, events.
+"""Shared helpers of the bench scripts: timing loops, p50/p90/p99/p99.9, MISSED lines, tables, machine line, events.
 
 Stdlib only at import time: `trivial_handler` is also loaded as a function handler by the local
 platform (`bench._common.trivial_handler`), and must not drag numpy or onnxruntime into the
@@ -24,13 +24,23 @@ V2_EVENT_FIXTURE = PROJECT_ROOT / "tests" / "events" / "apigw_v2_post.json"
 BUILTIN_MODELS = ("smallcnn", "mobilenetv2", "resnet50", "inceptionv3")
 
 
+LATENCY_PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999))  # what every bench prints
+PERCENTILE_HEADERS = tuple(f"{name} ms" for name, _ in LATENCY_PERCENTILES)
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Median and p90 (linear interpolation between order statistics) of `count` samples, in ms."""
+    """Median, p90, p99 and p99.9 (linear interpolation between order statistics) of `count` samples, in ms."""
 
     count: int
     median_ms: float
     p90_ms: float
+    p99_ms: float = math.nan
+    p999_ms: float = math.nan
+
+    def cells(self) -> list[float]:
+        """p50, p90, p99, p99.9 (the columns of PERCENTILE_HEADERS)."""
+        return [self.median_ms, self.p90_ms, self.p99_ms, self.p999_ms]
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -45,7 +55,16 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def summarize(samples_ms: Sequence[float]) -> Summary:
-    return Summary(len(samples_ms), percentile(samples_ms, 0.5), percentile(samples_ms, 0.9))
+    return Summary(len(samples_ms), *(percentile(samples_ms, fraction) for _, fraction in LATENCY_PERCENTILES))
+
+
+def missed_line(asked: float, achieved: float, unit: str = "/s", tolerance: float = 0.01, limit: str = "") -> str:
+    """'MISSED: asked X/s, achieved Y/s (...)' when `achieved` falls short of `asked` by more than `tolerance`
+    (a fraction), else ''; `limit` says which side limits, when known."""
+    if asked <= 0 or achieved >= asked * (1.0 - tolerance):
+        return ""
+    why = f"; limited by {limit}" if limit else ""
+    return f"MISSED: asked {asked:,.4g}{unit}, achieved {achieved:,.4g}{unit} ({achieved / asked:.0%}{why})"
 
 
 def interleaved_trials(

@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
     BUILTIN_MODELS,
+    LATENCY_PERCENTILES,
+    PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
     image_json_body,
@@ -194,16 +196,17 @@ def column(starts: list[ColdStart], key: str) -> list[float]:
 
 def cells(values: list[float]) -> list[object]:
     if not values:
-        return ["-", "-"]
-    stats = summarize(values)
-    return [stats.median_ms, stats.p90_ms]
+        return ["-"] * len(PERCENTILE_HEADERS)
+    return summarize(values).cells()
 
 
 def print_model(model: str, runs: dict[str, list[ColdStart]]) -> None:
     plain, instrumented = runs["plain"], runs["importtime"]
     print(f"\n{model}: {len(plain)} plain + {len(instrumented)} importtime-instrumented cold starts")
     rows = [[label, *cells(column(plain, key)), *cells(column(instrumented, key))] for key, label in ROWS]
-    print_table(["phase (ms)", "plain median", "plain p90", "importtime median", "importtime p90"], rows)
+    headers = [f"{kind} {name}" for kind in ("plain", "importtime") for name, _ in LATENCY_PERCENTILES]
+    print(f"(p99 and p99.9 of {len(plain)} samples are near the max: too few samples to resolve them)")
+    print_table(["phase (ms)", *headers], rows)
     shares = {
         part: summarize([s.figures_ms[key] / s.figures_ms["platform init_ms"] for s in instrumented]).median_ms
         for part, key in (("spawn", "spawn"), ("module imports", "modules"), ("model load", "model load"))
@@ -226,7 +229,7 @@ def print_model(model: str, runs: dict[str, list[ColdStart]]) -> None:
         [name, *cells([s.packages_ms[name] for s in instrumented if name in s.packages_ms])] for name in PACKAGES
     ]
     print("cumulative import time of named packages (instrumented; each includes what it imported first):")
-    print_table(["package", "median ms", "p90 ms"], packages)
+    print_table(["package", *PERCENTILE_HEADERS], packages)
 
 
 def main(argv: list[str] | None = None) -> int:

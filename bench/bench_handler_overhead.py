@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
     BUILTIN_MODELS,
+    PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
     image_json_body,
@@ -54,10 +55,8 @@ def print_paths(samples: dict[str, list[tuple[float, Any]]]) -> None:
     for name, pairs in samples.items():
         stats = summarize([ms for ms, _ in pairs])
         extra_ms = stats.median_ms - raw.median_ms
-        rows.append(
-            [name, stats.count, stats.median_ms, stats.p90_ms, extra_ms, f"{stats.median_ms / raw.median_ms:.2f}x"]
-        )
-    print_table(["path", "n", "median ms", "p90 ms", "overhead ms (median)", "ratio vs raw"], rows)
+        rows.append([name, stats.count, *stats.cells(), extra_ms, f"{stats.median_ms / raw.median_ms:.2f}x"])
+    print_table(["path", "n", *PERCENTILE_HEADERS, "overhead ms (p50)", "ratio vs raw"], rows)
 
 
 def split_rows(label: str, walls_ms: list[float], fields: list[dict[str, Any]]) -> list[list[object]]:
@@ -68,7 +67,7 @@ def split_rows(label: str, walls_ms: list[float], fields: list[dict[str, Any]]) 
     rows = []
     for part, values in (("preprocess_ms", pre), ("inference_ms", inf), ("rest (wall - both)", rest)):
         stats = summarize(values)
-        rows.append([f"{label}: {part}", stats.count, stats.median_ms, stats.p90_ms])
+        rows.append([f"{label}: {part}", stats.count, *stats.cells()])
     return rows
 
 
@@ -80,10 +79,8 @@ def print_split(samples: dict[str, list[tuple[float, Any]]]) -> None:
     rows += split_rows("api handler", handler_walls, handler_bodies)
     outside = [wall - float(body["handler_ms"]) for wall, body in zip(handler_walls, handler_bodies, strict=True)]
     stats = summarize(outside)
-    rows.append(
-        ["api handler: wall - handler_ms (response JSON + log line)", stats.count, stats.median_ms, stats.p90_ms]
-    )
-    print_table(["split", "n", "median ms", "p90 ms"], rows)
+    rows.append(["api handler: wall - handler_ms (response JSON + log line)", stats.count, *stats.cells()])
+    print_table(["split", "n", *PERCENTILE_HEADERS], rows)
     raw_ms = summarize([ms for ms, _ in samples["raw forward"]]).median_ms
     inference_ms = summarize([float(f["inference_ms"]) for _, f in samples["predict"]]).median_ms
     preprocess_ms = summarize([float(f["preprocess_ms"]) for _, f in samples["predict"]]).median_ms

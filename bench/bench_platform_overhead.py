@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
     BUILTIN_MODELS,
+    PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
     image_json_body,
@@ -144,8 +145,7 @@ def print_target(label: str, samples: dict[str, list[tuple[float, Any]]]) -> Non
             [
                 layer,
                 stats.count,
-                stats.median_ms,
-                stats.p90_ms,
+                *stats.cells(),
                 stats.median_ms - previous_ms,
                 stats.median_ms - direct_ms,
                 f"{stats.median_ms / direct_ms:.1f}x",
@@ -157,8 +157,7 @@ def print_target(label: str, samples: dict[str, list[tuple[float, Any]]]) -> Non
     headers = [
         "layer",
         "n",
-        "median ms",
-        "p90 ms",
+        *PERCENTILE_HEADERS,
         "+ this layer",
         "+ vs direct",
         "ratio",

@@ -1,4 +1,4 @@
-"""python -m experiments run PLAN [--target local|aws] [--quick] [--dry-run] [--runs DIR]   (make experiment PLAN=...)
+"""python -m experiments run PLAN [--target local|aws] [--quick] [--dry-run] [--calibrate] [--runs DIR]
 
 Runs every workload of a plan file (experiments/*.yaml, or a shipped plan by name: fifa98-mixed, demo, ...)
 at the same time against the same targets, into one run dir (runs/<run-id>/ with plan.json, records,
@@ -9,6 +9,8 @@ manifest) and one report (report.md, report.html, summary.json).
   --quick          every time in the plan compressed so that at most 30 s of traffic run (shapes, rates kept)
   --dry-run        print the resolved plan (per workload: kind, target, requests, peak rate, duration,
                    start offset) and exit 0 without starting anything
+  --calibrate      after the run, the latency floor (this tool against a null endpoint on 127.0.0.1 at the
+                   plan's peak http rate, 5 s) into runs/<id>/calibration.json and the report
 
 `python -m experiments list` lists the shipped plans. Exit codes: 0 complete, 2 bad plan, 3 bad input,
 4 a workload did not match its schedule or a target failed, 130 interrupted (Ctrl-C, SIGTERM).
@@ -42,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the resolved plan and exit")
     run.add_argument("--runs", type=Path, default=Path("runs"), help="where the run dir is made (default runs/)")
     run.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    run.add_argument("--calibrate", action="store_true", help="after the run, measure the latency floor at the "
+                     "plan's peak http rate (runs/<id>/calibration.json, shown in the report)")  # fmt: skip
     commands.add_parser("list", help="list the shipped plans")
     return parser
 
@@ -67,6 +71,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     ctx = run_plan(plan, load_config(), args.runs, say)
+    if args.calibrate and ctx.status != "interrupted":
+        from locustfiles.calibrate import calibrate_run
+
+        calibrate_run(plan, ctx.run.path, say)
     if not args.no_report:
         from analysis.report import write_report
 

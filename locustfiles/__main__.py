@@ -20,6 +20,8 @@ Safety: peaks above --max-rate-rps (1000) and schedules longer than --max-durati
 records in flight are written as "interrupted", the run dir is closed with status "interrupted". A run
 whose records do not match the schedule ends "failed" (after the report). Exit codes: 0 ok, 2 bad config,
 3 bad input, 4 target error or records off the schedule, 130 Ctrl-C.
+--calibrate: only the latency floor (locustfiles.calibrate): this tool against a null endpoint on 127.0.0.1 at
+the run's rate for --calibrate-s, printed; nothing is sent to the target.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from analysis.report import write_report
 from experiments.runner import ensure_complete
 from labkit.config import load_config
 from labkit.errors import LabError
-from locustfiles.cli import run_load, say, summary_lines
+from locustfiles.cli import add_calibrate_arguments, run_calibration, run_load, say, summary_lines
 from locustfiles.settings import TRACE_PROCESSES, load_settings
 from locustfiles.shapes import SHAPE_NAMES
 
@@ -70,12 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-dir", type=Path, default=None, help="config directory (default config/)")
     p.add_argument("--progress-interval-s", type=float, default=5.0, help="seconds between progress lines")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    add_calibrate_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.calibrate:
+            return run_calibration(args, load_settings(args.config_dir))
         ctx = run_load(args, load_config(args.config_dir), load_settings(args.config_dir))
         if not args.no_report:
             files = write_report(ctx.run.path)

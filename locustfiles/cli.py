@@ -144,6 +144,28 @@ def run_load(args: argparse.Namespace, config: LabConfig, settings: LoadSettings
     return ctx
 
 
+def add_calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calibrate", action="store_true",
+                   help="only measure the latency floor: this tool against a null endpoint on 127.0.0.1 at the "
+                   "run's rate (--rate-rps, --processes) for --calibrate-s; print the client's own added latency "
+                   "p50/p90/p99 from the intended and the actual send; nothing is sent to the target")  # fmt: skip
+    p.add_argument("--calibrate-s", type=float, default=5.0, help="--calibrate: seconds of traffic (5)")
+
+
+def run_calibration(args: argparse.Namespace, s: LoadSettings) -> int:
+    """`python -m locustfiles --calibrate`: measure and print the latency floor (exit code 0)."""
+    from locustfiles.calibrate import calibrate
+
+    rate_rps = float(_pick(args.peak_rps, _pick(args.rate_rps, s.rate_rps)))
+    check_rate(rate_rps, _pick(args.max_rate_rps, s.max_rate_rps))
+    processes = int(_pick(args.processes, s.processes))
+    say(f"calibrating: {rate_rps:g} req/s for {args.calibrate_s:g} s against a null endpoint (no target)")
+    calibration = calibrate(rate_rps, args.calibrate_s, processes, images_dir=_pick(args.images, s.images) or "")
+    for line in calibration.lines():
+        say(line)
+    return 0
+
+
 def summary_lines(summary_json: Path) -> list[str]:
     """One line per target of the written summary: requests, ok, errors by kind, achieved rate, p50/p99."""
     lines = []

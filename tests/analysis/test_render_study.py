@@ -20,14 +20,14 @@ def _group(scenario: str, p50: float, usd: float, server: bool = False) -> dict:
 
 
 TIMELINE = {"published": ["a claim"], "workloads": [
-    {"tag": "fn-512", "workload": "fn", "sweep": {"memory_mb": 512}},
-    {"tag": "sv-512", "workload": "sv", "sweep": {"memory_mb": 512}},
-    {"tag": "fn-1024", "workload": "fn", "sweep": {"memory_mb": 1024}},
+    {"tag": "fn-1024", "workload": "fn", "sweep": {"memory_mb": 1024}, "sub_run": 1, "start_s": 0.0},
+    {"tag": "sv-512", "workload": "sv", "sweep": {"memory_mb": 512}, "sub_run": 0, "start_s": 1.0},
+    {"tag": "fn-512", "workload": "fn", "sweep": {"memory_mb": 512}, "sub_run": 0, "start_s": 0.0},
 ]}  # fmt: skip
 GROUPS = [_group("fn-512", 40.0, 2.0), _group("sv-512", 10.0, 50.0, server=True), _group("fn-1024", 20.0, 3.0)]
 
 
-def test_one_row_per_workload_and_sub_run_with_ranks() -> None:
+def test_one_row_per_workload_and_sub_run_in_run_order_with_ranks() -> None:
     header, rows = study_rows(TIMELINE, GROUPS)
     assert header[:3] == ["memory_mb", "workload", "runtime"] and header[-2:] == ["speed rank", "cost rank"]
     assert [row[:2] for row in rows] == [["512", "fn"], ["512", "sv"], ["1024", "fn"]]
