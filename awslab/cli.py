@@ -51,6 +51,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         model_name=args.model,
         model_source=args.model_source,
         model_uri=args.model_uri,
+        runtime=args.runtime,
+        s3_trigger=args.s3_trigger,
         efs_access_point_arn=args.efs_access_point_arn,
         subnet_ids=tuple(_csv(args.subnet_ids)),
         security_group_ids=tuple(_csv(args.security_group_ids)),

@@ -34,7 +34,7 @@ MAX_RESULT_OBJECTS = 100_000
 
 @dataclass(frozen=True)
 class CollectPlan:
-    log_groups: dict[str, str]  # label (api | s3) -> log group name
+    log_groups: dict[str, str]  # label (api | s3 | s3_forward | s3_chain | chain_target) -> log group name
     output_bucket: str = ""
     start_unix_s: float = 0.0
     end_unix_s: float = 0.0
@@ -51,7 +51,7 @@ def plan_for_run(run: RunDir, fallback_aws: dict[str, Any] | None, margin_s: flo
             f"{run.path}: the manifest has no `aws` section and there is no endpoints file; "
             "run `python -m awslab deploy` (or pass --endpoints FILE)"
         )
-    groups = {k: v for k, v in (aws.get("log_groups") or {}).items() if v and k in ("api", "s3")}
+    groups = {k: v for k, v in (aws.get("log_groups") or {}).items() if v and k != "ec2"}  # every function's
     started = float(manifest.get("started_unix_s") or 0.0)
     ended = float(manifest.get("ended_unix_s") or time.time())
     if not started:

@@ -4,13 +4,18 @@
 
     {"stack_name", "region", "written_unix_s", "api": "http" | "rest",
      "targets": {"lambda": {"url", "function_name", "region"}, "ec2": {"url"}},   # TargetConfig keys
-     "functions": {"api", "s3"}, "buckets": {"input", "output"},
-     "log_groups": {"api", "s3", "ec2"}, "outputs": {...every stack output...},
-     "env": {"LOADLAB_LAMBDA_URL": ..., "LOADLAB_EC2_URL": ...}}
+     "functions": {"api", "s3", "s3_forward", "s3_chain", "chain_target", "s3_trigger"},
+     "function_names": {<config/localcloud.yaml name>: <deployed name>}, "runtime": MODEL_RUNTIME,
+     "buckets": {"input", "output"}, "log_groups": {"api", "s3", "s3_forward", "s3_chain", "chain_target", "ec2"},
+     "outputs": {...every stack output...}, "env": {"LOADLAB_LAMBDA_URL": ..., "LOADLAB_EC2_URL": ...}}
 
 and `.cache/aws-endpoints.env` with the same `env` as `export` lines (`source` it in a shell).
 `apply_endpoints(config)` fills the `lambda` / `ec2` targets of a loaded config from the file
 (a URL set in targets.yaml or by the url_env variable still wins).
+
+`functions.s3_trigger` is the function the input bucket's uploads invoke (deploy --s3-trigger); `function_names`
+maps the local cloud's function names (inference-api, inference-s3, inference-s3-forward, inference-s3-chain,
+inference-chain-target) to the stack's, so a plan naming a local function finds the deployed one.
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ from labkit.errors import ConfigError, InputError
 DEFAULT_PATH = DEFAULT_AWS_ENDPOINTS
 PATH_ENV = AWS_ENDPOINTS_ENV
 API_KINDS = ("http", "rest")
+# label in the endpoints file -> (stack output of the function's name, of its log group, config/localcloud.yaml name)
+FUNCTION_OUTPUTS = {
+    "api": ("ApiFunctionName", "ApiFunctionLogGroupName", "inference-api"),
+    "s3": ("S3FunctionName", "S3FunctionLogGroupName", "inference-s3"),
+    "s3_forward": ("S3ForwardFunctionName", "S3ForwardFunctionLogGroupName", "inference-s3-forward"),
+    "s3_chain": ("S3ChainFunctionName", "S3ChainFunctionLogGroupName", "inference-s3-chain"),
+    "chain_target": ("ChainTargetFunctionName", "ChainTargetFunctionLogGroupName", "inference-chain-target"),
+}
 
 
 def endpoints_path() -> Path:
@@ -79,6 +92,25 @@ class Endpoints:
     def api_function(self) -> str:
         return self.outputs.get("ApiFunctionName", "")
 
+    @property
+    def s3_trigger_function(self) -> str:
+        """The function the input bucket notifies (a stack from before S3Trigger: the S3 function)."""
+        return self.outputs.get("S3TriggerFunctionName") or self.outputs.get("S3FunctionName", "")
+
+    def functions(self) -> dict[str, str]:
+        """label -> deployed function name (empty for an output the stack does not have)."""
+        names = {label: self.outputs.get(name, "") for label, (name, _, _) in FUNCTION_OUTPUTS.items()}
+        return {**names, "s3_trigger": self.s3_trigger_function}
+
+    def function_names(self) -> dict[str, str]:
+        """config/localcloud.yaml function name -> deployed name, for the functions the stack has."""
+        named = {local: self.outputs.get(name, "") for name, _, local in FUNCTION_OUTPUTS.values()}
+        return {local: deployed for local, deployed in named.items() if deployed}
+
+    def log_groups(self) -> dict[str, str]:
+        groups = {label: self.outputs.get(group, "") for label, (_, group, _) in FUNCTION_OUTPUTS.items()}
+        return {**groups, "ec2": self.outputs.get("Ec2LogGroupName", "")}
+
     def warnings(self) -> list[str]:
         out = []
         chosen = self.http_api_url if self.api == "http" else self.rest_api_url
@@ -107,13 +139,11 @@ class Endpoints:
                 "lambda": {"url": self.lambda_url, "function_name": self.api_function, "region": self.region},
                 "ec2": {"url": self.ec2_url},
             },
-            "functions": {"api": self.api_function, "s3": o.get("S3FunctionName", "")},
+            "functions": self.functions(),
+            "function_names": self.function_names(),
+            "runtime": o.get("ModelRuntime", ""),
             "buckets": {"input": o.get("InputBucketName", ""), "output": o.get("OutputBucketName", "")},
-            "log_groups": {
-                "api": o.get("ApiFunctionLogGroupName", ""),
-                "s3": o.get("S3FunctionLogGroupName", ""),
-                "ec2": o.get("Ec2LogGroupName", ""),
-            },
+            "log_groups": self.log_groups(),
             "outputs": dict(o),
             "env": self.env(),
         }

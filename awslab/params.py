@@ -16,6 +16,9 @@ STACK_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,24}$")  # it names buckets: lower
 ARCHITECTURES = ("x86_64", "arm64")
 MODEL_SOURCES = ("bundled", "s3", "efs")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365)
+RUNTIMES = ("onnxruntime", "opencv", "openvino")  # handlers.model_runtimes.RUNTIMES (MODEL_RUNTIME)
+# the functions the input bucket may notify: config/localcloud.yaml's names, deployed as <stack>-<name>
+S3_TRIGGERS = ("inference-s3", "inference-s3-forward", "inference-s3-chain")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class DeployOptions:
     model_name: str = "mobilenetv2"
     model_source: str = "bundled"
     model_uri: str = ""  # s3://bucket/key.onnx with model_source s3
+    runtime: str = "onnxruntime"
+    s3_trigger: str = "inference-s3"
     efs_access_point_arn: str = ""
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
@@ -60,12 +65,28 @@ class DeployOptions:
             self.efs_access_point_arn and self.subnet_ids and self.security_group_ids
         ):
             raise ConfigError("--model-source efs needs --efs-access-point-arn, --subnet-ids and --security-group-ids")
+        self._validate_pipeline()
         if not 1 <= self.ec2_workers <= 64:
             raise ConfigError(f"--ec2-workers {self.ec2_workers}: expected 1..64")
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ConfigError(f"--log-retention-days {self.log_retention_days}: one of {LOG_RETENTION_DAYS}")
         if not self.template_path.is_file():
             raise ConfigError(f"{self.template_path}: template not found")
+
+    def _validate_pipeline(self) -> None:
+        """The runtime and the S3 trigger, and what each needs (the template's Rules say the same)."""
+        _one_of(self.runtime, RUNTIMES, "--runtime")
+        _one_of(self.s3_trigger, S3_TRIGGERS, "--s3-trigger")
+        if self.runtime == "openvino" and self.architecture != "x86_64":
+            raise ConfigError(
+                "--runtime openvino needs --architecture x86_64: OpenVINO has no aarch64 wheels for the "
+                "Lambda python:3.11 base image (Amazon Linux 2), so the arm64 image has no OpenVINO"
+            )
+        if self.s3_trigger == "inference-s3-forward" and not self.create_ec2:
+            raise ConfigError(
+                "--s3-trigger inference-s3-forward POSTs each upload to the EC2 server: add --ec2 "
+                "(and keep --ec2-allowed-cidr open to Lambda's addresses)"
+            )
 
     def parameters(self) -> dict[str, str]:
         """Every template parameter as CloudFormation wants it (strings)."""
@@ -76,6 +97,8 @@ class DeployOptions:
             "Timeout": str(self.timeout_s),
             "Architecture": self.architecture,
             "ModelName": self.model_name,
+            "ModelRuntime": self.runtime,
+            "S3Trigger": self.s3_trigger,
             "ModelSource": self.model_source,
             "ModelS3Bucket": bucket,
             "ModelS3Key": key,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from awslab import cli
-from awslab.params import ARCHITECTURES, DEFAULT_STACK_NAME, MODEL_SOURCES
+from awslab.params import ARCHITECTURES, DEFAULT_STACK_NAME, MODEL_SOURCES, RUNTIMES, S3_TRIGGERS
 
 DESCRIPTION = """\
 Deploy the inference handlers to AWS and run the published experiments against them.
@@ -59,6 +59,19 @@ def _deploy(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="mobilenetv2", help="built-in model name (or a label for s3/efs models)")
     p.add_argument("--model-source", choices=MODEL_SOURCES, default="bundled")
     p.add_argument("--model-uri", default="", help="s3://bucket/key.onnx with --model-source s3")
+    p.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="onnxruntime",
+        help="engine serving the model in every inference function and the EC2 server (openvino: x86_64 only)",
+    )
+    p.add_argument(
+        "--s3-trigger",
+        choices=S3_TRIGGERS,
+        default="inference-s3",
+        help="function the input bucket's uploads invoke: infer, forward to the EC2 server (needs --ec2), "
+        "or chain to a second function",
+    )
     p.add_argument("--efs-access-point-arn", default="", help="with --model-source efs")
     p.add_argument("--subnet-ids", default="", help="comma-separated, with --model-source efs")
     p.add_argument("--security-group-ids", default="", help="comma-separated, with --model-source efs")

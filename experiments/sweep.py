@@ -27,7 +27,7 @@ def lambda_client(endpoints: Endpoints) -> Any:
 
 def function_names(functions: list[str], endpoints: Endpoints) -> list[str]:
     """The swept functions' real names (the local names map to the deployed stack's on AWS)."""
-    mapping = {"inference-api": endpoints.api_function, "inference-s3": endpoints.s3_function}
+    mapping = {"inference-api": endpoints.api_function, **endpoints.function_names}
     return [mapping.get(name) or name for name in functions]
 
 

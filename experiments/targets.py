@@ -29,7 +29,8 @@ class Endpoints:
     output_bucket: str = ""
     lambda_endpoint: str = ""  # the Lambda API ("" on AWS: the region's own)
     api_function: str = ""
-    s3_function: str = ""
+    s3_function: str = ""  # the function uploads to the input bucket invoke
+    function_names: dict[str, str] = dataclasses.field(default_factory=dict)  # localcloud.yaml name -> deployed
     region: str = "us-east-1"
     platform_log: str = ""  # the local platform's aggregate log (START/END/REPORT lines)
 
@@ -123,7 +124,9 @@ def aws_endpoints(config: LabConfig) -> Endpoints:
     server_url = (ec2.resolved_url() if ec2 else "") or deployed["targets"]["ec2"]["url"]
     return Endpoints(target="aws", function_url=function_url, server_url=server_url,
                      input_bucket=deployed["buckets"]["input"], output_bucket=deployed["buckets"]["output"],
-                     api_function=deployed["functions"]["api"], s3_function=deployed["functions"]["s3"],
+                     api_function=deployed["functions"]["api"],
+                     s3_function=deployed["functions"].get("s3_trigger") or deployed["functions"]["s3"],
+                     function_names=deployed.get("function_names") or {},
                      region=deployed["region"])  # fmt: skip
 
 

@@ -56,6 +56,35 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
 
 
+class Resolver:
+    """Evaluates the template's conditions for given parameters (defaults for the rest) and resolves
+    Fn::If / Fn::Equals / a Ref to a parameter in a node; any other intrinsic is kept as it is."""
+
+    def __init__(self, template: dict[str, Any], **parameters: str) -> None:
+        self.params = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+        unknown = set(parameters) - set(self.params)
+        assert not unknown, f"not template parameters: {unknown}"
+        self.params.update(parameters)
+        self.conditions: dict[str, bool] = {}
+        for name, expr in template.get("Conditions", {}).items():
+            self.conditions[name] = bool(self.resolve(expr))
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return self.resolve(when_true if self.conditions[condition] else when_false)
+        if set(node) == {"Fn::Equals"}:
+            left, right = (self.resolve(side) for side in node["Fn::Equals"])
+            return left == right
+        if set(node) == {"Ref"} and node["Ref"] in self.params:
+            return self.params[node["Ref"]]
+        return {key: self.resolve(value) for key, value in node.items()}
+
+
 def report_event(
     request_id: str,
     timestamp_ms: int,

@@ -17,12 +17,15 @@ from moto import mock_aws
 
 from awslab.endpoints import Endpoints, apply_endpoints, read_endpoints, write_endpoints
 from awslab.params import DeployOptions
+from awslab.parser import build_parser
 from awslab.stack import WaitBound, deploy_stack, destroy_stack, stack_outputs
 from labkit.config import REPO_ROOT, load_config
 from labkit.errors import ConfigError, TargetError
 from locustfiles.targets import remote_url
 
 FAST = WaitBound(delay_s=1, max_attempts=30)
+FUNCTIONS = ("inference", "inference-s3", "inference-s3-forward", "inference-s3-chain", "inference-chain-target")
+MODEL_LESS = ("inference-s3-forward", "inference-s3-chain")  # the pipelines' first hops load no model
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")  # moto lacks v2 APIs, Stage
 
 
@@ -47,8 +50,7 @@ def test_deploy_creates_functions_buckets_log_groups_and_rest_api(aws_env: None)
     assert buckets == {"loadlab-input-123456789012", "loadlab-output-123456789012"}
     groups = boto3.client("logs", region_name="us-east-1").describe_log_groups()["logGroups"]
     assert {(g["logGroupName"], g.get("retentionInDays")) for g in groups} == {
-        ("/aws/lambda/loadlab-inference", 14),
-        ("/aws/lambda/loadlab-inference-s3", 14),
+        (f"/aws/lambda/loadlab-{name}", 14) for name in FUNCTIONS
     }
     rest = boto3.client("apigateway", region_name="us-east-1").get_rest_apis()["items"]
     assert [r["name"] for r in rest] == ["loadlab-rest"]
@@ -118,11 +120,97 @@ def test_deploy_call_sequence_and_parameters(aws_env: None) -> None:
         ({"model_source": "s3"}, "s3://"),
         ({"model_source": "efs"}, "efs needs"),
         ({"architecture": "sparc"}, "x86_64, arm64"),
+        ({"runtime": "tensorflow"}, "--runtime 'tensorflow': expected one of onnxruntime, opencv, openvino"),
+        ({"s3_trigger": "inference-api"}, "--s3-trigger 'inference-api': expected one of inference-s3, "),
+        ({"runtime": "openvino", "architecture": "arm64"}, "openvino needs --architecture x86_64"),
+        ({"s3_trigger": "inference-s3-forward"}, "inference-s3-forward POSTs each upload to the EC2 server: add --ec2"),
     ],
 )
 def test_deploy_options_are_checked_before_any_call(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         DeployOptions(image_uri=IMAGE_URI, **overrides).validate()
+
+
+def _function_env(lam, name: str) -> dict[str, str]:
+    return lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+
+
+@mock_aws
+def test_deploy_creates_the_chained_pipelines(aws_env: None) -> None:
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    _deploy(cf, create_ec2=True, s3_trigger="inference-s3-forward", memory_mb=1536, timeout_s=60)
+    lam = boto3.client("lambda", region_name="us-east-1")
+    configs = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert set(configs) == {f"loadlab-{name}" for name in FUNCTIONS}
+    handlers = {  # moto keeps no ImageConfig from CloudFormation: the description names the command
+        name: config["Description"].split(",", 1)[0].split(" ", 1)[0] for name, config in configs.items()
+    }
+    assert handlers["loadlab-inference-s3-forward"] == "handlers.lambda_s3_forward.handler"
+    assert handlers["loadlab-inference-s3-chain"] == "handlers.lambda_s3_chain.handler"
+    assert handlers["loadlab-inference-chain-target"] == "handlers.lambda_api.handler"
+    assert {(c["MemorySize"], c["Timeout"]) for c in configs.values()} == {(1536, 60)}
+    outputs = stack_outputs(cf, "loadlab")
+    forward = _function_env(lam, "loadlab-inference-s3-forward")
+    assert forward["SERVER_URL"] == outputs["Ec2Url"] and forward["SERVER_URL"].startswith("http://ec2-")
+    assert forward["OUTPUT_BUCKET"] == "loadlab-output-123456789012"
+    chain = _function_env(lam, "loadlab-inference-s3-chain")
+    assert chain["CHAIN_FUNCTION"] == "loadlab-inference-chain-target"
+    assert chain["OUTPUT_BUCKET"] == "loadlab-output-123456789012"
+    target = _function_env(lam, "loadlab-inference-chain-target")
+    assert target == _function_env(lam, "loadlab-inference")  # the API function's model env
+    assert outputs["S3TriggerFunctionName"] == "loadlab-inference-s3-forward"
+    for name in ("inference-s3", *MODEL_LESS):  # S3 may invoke every candidate, from the input bucket only
+        [statement] = json.loads(lam.get_policy(FunctionName=f"loadlab-{name}")["Policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+        assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:s3:::loadlab-input-123456789012"
+
+
+@mock_aws
+def test_s3_trigger_and_runtime_reach_the_stack_and_the_endpoints_file(aws_env: None, tmp_path: Path) -> None:
+    cf = boto3.client("cloudformation", region_name="us-east-1")
+    _deploy(cf, s3_trigger="inference-s3-chain", runtime="openvino")
+    lam = boto3.client("lambda", region_name="us-east-1")
+    for name in FUNCTIONS:
+        env = _function_env(lam, f"loadlab-{name}")
+        assert env.get("MODEL_RUNTIME") == (None if name in MODEL_LESS else "openvino"), name
+    assert "SERVER_URL" not in _function_env(lam, "loadlab-inference-s3-forward")  # no EC2 server
+    outputs = stack_outputs(cf, "loadlab")
+    # the bucket's notification is the same Fn::If (moto does not apply it; test_aws_template resolves it)
+    assert outputs["S3TriggerFunctionName"] == "loadlab-inference-s3-chain"
+    endpoints = read_endpoints(write_endpoints(Endpoints.from_outputs("loadlab", "us-east-1", outputs, "http"),
+                                               tmp_path / "aws-endpoints.json")).as_dict()  # fmt: skip
+    assert endpoints["functions"]["s3_trigger"] == "loadlab-inference-s3-chain"
+    assert endpoints["functions"]["s3"] == "loadlab-inference-s3"
+    assert endpoints["function_names"] == {
+        "inference-api": "loadlab-inference",
+        **{name: f"loadlab-{name}" for name in FUNCTIONS if name != "inference"},
+    }
+    assert endpoints["log_groups"]["chain_target"] == "/aws/lambda/loadlab-inference-chain-target"
+    assert endpoints["runtime"] == "openvino"
+    _deploy(cf, s3_trigger="inference-s3", runtime="opencv")  # an update switches both in place
+    assert stack_outputs(cf, "loadlab")["S3TriggerFunctionName"] == "loadlab-inference-s3"
+    assert _function_env(lam, "loadlab-inference-chain-target")["MODEL_RUNTIME"] == "opencv"
+
+
+def test_endpoints_of_a_stack_from_before_the_pipelines() -> None:
+    outputs = {"ApiFunctionName": "old-inference", "S3FunctionName": "old-inference-s3"}
+    endpoints = Endpoints.from_outputs("old", "us-east-1", outputs, "http").as_dict()
+    assert endpoints["functions"]["s3_trigger"] == "old-inference-s3"
+    assert endpoints["function_names"] == {"inference-api": "old-inference", "inference-s3": "old-inference-s3"}
+    assert endpoints["functions"]["s3_chain"] == "" and endpoints["runtime"] == ""
+
+
+def test_cli_runtime_and_s3_trigger_options(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["deploy", "--image-uri", IMAGE_URI]
+    args = build_parser().parse_args([*base, "--runtime", "opencv", "--s3-trigger", "inference-s3-chain"])
+    assert (args.runtime, args.s3_trigger) == ("opencv", "inference-s3-chain")
+    defaults = build_parser().parse_args(base)
+    assert (defaults.runtime, defaults.s3_trigger) == ("onnxruntime", "inference-s3")
+    for option, value in (("--runtime", "tensorflow"), ("--s3-trigger", "inference-api")):
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args([*base, option, value])
+        assert exit_info.value.code == 2
+        assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
 
 
 @mock_aws
@@ -168,11 +256,11 @@ def test_cli_deploy_then_lambda_target_then_destroy(moto_server: str, tmp_path: 
     env = {**os.environ, "LOADLAB_AWS_ENDPOINTS": str(endpoints_file)}
     refused = _cli(["deploy", "--image-uri", IMAGE_URI], env)
     assert refused.returncode == 2 and "--yes" in refused.stderr
-    done = _cli(
-        ["deploy", "--image-uri", IMAGE_URI, "--endpoint-url", moto_server, "--wait-delay-s", "1", "--ec2"], env
-    )
+    deploy = ["deploy", "--image-uri", IMAGE_URI, "--endpoint-url", moto_server, "--wait-delay-s", "1", "--ec2"]
+    done = _cli([*deploy, "--runtime", "opencv", "--s3-trigger", "inference-s3-forward"], env)
     assert done.returncode == 0, done.stderr
     data = json.loads(endpoints_file.read_text())
+    assert data["runtime"] == "opencv" and data["functions"]["s3_trigger"] == "loadlab-inference-s3-forward"
     assert data["targets"]["lambda"]["function_name"] == "loadlab-inference"
     assert data["targets"]["ec2"]["url"].startswith("http://ec2-")
     shown = _cli(["endpoints"], env)

@@ -135,7 +135,9 @@ def test_cli_deploy_then_experiments_then_collection(moto_server: str, tmp_path:
     manifest = run.read_manifest()
     assert manifest["status"] == "complete" and manifest["aws_collect"]["records_matched"] == 8
     assert manifest["config"]["aws"]["functions"]["api"] == FUNCTION
-    assert len(list((run.logs_dir / "cloudwatch").glob("*.log"))) == 2
+    collected = {p.stem for p in (run.logs_dir / "cloudwatch").glob("*.log")}  # every function's log group
+    functions = manifest["config"]["aws"]["functions"]
+    assert collected == {f"aws_lambda_{functions[k]}" for k in ("api", "s3", "s3_forward", "s3_chain", "chain_target")}
     (sweep,) = [RunDir(p) for p in runs.iterdir() if RunDir(p).read_manifest()["scenario"] == "memory-sweep"]
     assert {r.memory_mb for r in iter_records(sweep.records_dir / "awslab.csv")} == {256}
     refused = _cli(["cold-starts", "--runs", str(runs)], {**env, "LOADLAB_LAMBDA_URL": "https://example.com"})

@@ -10,6 +10,7 @@
 #   PORT        port served on the instance (80)    REGION    AWS region (default: the instance's)
 #   LOG_GROUP   CloudWatch log group for the server's output (empty: the local json-file log)
 #   MODEL_NAME, MODEL_SOURCE, MODEL_URI             the model, as for the function (default: the baked one)
+#   MODEL_RUNTIME   onnxruntime (default) | opencv | openvino: the engine serving it, as for the function
 # Shell variables are written $NAME (never with braces) so CloudFormation's Fn::Sub leaves them alone.
 # --- start-server body ---
 set -eo pipefail  # not -u: unset variables are the documented defaults
@@ -37,7 +38,7 @@ if [ -n "$LOG_GROUP" ]; then
   LOG_OPTS="--log-driver awslogs --log-opt awslogs-group=$LOG_GROUP --log-opt awslogs-region=$REGION"
 fi
 MODEL_ENV=""
-for name in MODEL_NAME MODEL_SOURCE MODEL_URI; do
+for name in MODEL_NAME MODEL_SOURCE MODEL_URI MODEL_RUNTIME; do
   value=$(printenv "$name" || true)
   [ -z "$value" ] || MODEL_ENV="$MODEL_ENV -e $name=$value"
 done
