@@ -187,6 +187,7 @@ class FunctionSettings(Strict):
     concurrency_limit: int | None = Field(None, ge=0, le=10_000)
     timeout_s: float | None = Field(None, gt=0, le=900)
     keepalive_s: float | None = Field(None, gt=0)
+    cpu_quota: bool | None = None  # local cloud: hold a memory size below 1,769 MB to its CPU share (faas.cpushare)
 
 
 class CloudSettings(Strict):

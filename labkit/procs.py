@@ -27,9 +27,11 @@ def run_processes(run_id: str, exclude: Iterable[int] = ()) -> list[psutil.Proce
 
 
 def stop_processes(procs: list[psutil.Process], timeout_s: float) -> list[int]:
-    """SIGTERM, wait up to `timeout_s`, SIGKILL the rest; the pids still alive after that."""
+    """SIGTERM, wait up to `timeout_s`, SIGKILL the rest; the pids still alive after that. A process held
+    stopped (a function's CPU share, localcloud.faas.cpushare) is continued first, so it can act on SIGTERM."""
     for proc in procs:
         with contextlib.suppress(psutil.Error):
+            proc.send_signal(signal.SIGCONT)
             proc.send_signal(signal.SIGTERM)
     _gone, alive = psutil.wait_procs(procs, timeout=timeout_s)
     for proc in alive:

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from labkit.reportlog import billed_duration_ms, format_report_line
+from localcloud.faas.cpushare import CpuQuota, cpu_share
+from localcloud.faas.cpushare import available as quota_available
 from localcloud.faas.logs import AggregateLog, StreamLog, iso_now
 from localcloud.faas.memory import MemoryWatch, peak_rss_mb, rlimit_data_mb
 from localcloud.faas.protocol import FrameTimeout, PeerClosed, read_frame, write_frame
@@ -176,7 +178,9 @@ class Environment:
     def _watch(self) -> MemoryWatch:
         """A started memory watch on this environment's process (it kills the process past the limit)."""
         assert self.popen is not None
-        return MemoryWatch(self.popen.pid, self.spec.memory_mb, self.terminate).start()
+        share = cpu_share(self.spec.memory_mb)
+        quota = CpuQuota(self.popen.pid, share) if self.spec.cpu_quota and share < 1 and quota_available() else None
+        return MemoryWatch(self.popen.pid, self.spec.memory_mb, self.terminate, cpu_quota=quota).start()
 
     def _await_ready(self, started_s: float) -> None:
         try:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import psutil
 
+from localcloud.faas.cpushare import CpuQuota
+
 SAMPLE_INTERVAL_S = 0.010
 CHILD_REFRESH_SAMPLES = 5  # re-list descendant processes every 5 samples (50 ms)
 _MIB = 1 << 20
@@ -97,9 +99,15 @@ class MemoryWatch:
     """Samples one environment's process tree on a thread; calls `on_exceed` once past `limit_mb`."""
 
     def __init__(
-        self, pid: int, limit_mb: int, on_exceed: Callable[[], None], interval_s: float = SAMPLE_INTERVAL_S
+        self,
+        pid: int,
+        limit_mb: int,
+        on_exceed: Callable[[], None],
+        interval_s: float = SAMPLE_INTERVAL_S,
+        cpu_quota: CpuQuota | None = None,
     ) -> None:
         self.pid = pid
+        self.cpu_quota = cpu_quota  # the CPU share of the same memory size, held while this watch runs
         self.limit_bytes = limit_mb * _MIB
         self.interval_s = interval_s
         self.peak_bytes = 0
@@ -118,11 +126,15 @@ class MemoryWatch:
         return math.ceil(self.peak_bytes / _MIB)
 
     def start(self) -> MemoryWatch:
+        if self.cpu_quota is not None:
+            self.cpu_quota.start()
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop sampling and take one last sample (idempotent)."""
+        """Stop sampling (and holding the CPU share) and take one last sample (idempotent)."""
+        if self.cpu_quota is not None:
+            self.cpu_quota.stop()
         if self._stop.is_set():
             return
         self._stop.set()
@@ -147,6 +159,8 @@ class MemoryWatch:
                 return True
             self.exceeded = True
             self.detected_monotonic_s = time.monotonic()
+        if self.cpu_quota is not None:
+            self.cpu_quota.stop()  # a held (stopped) process could not act on being terminated
         self._on_exceed()
         return False
 

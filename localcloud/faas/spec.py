@@ -54,6 +54,7 @@ class FunctionSpec:
     python_path: tuple[Path, ...] = ()
     description: str = ""
     runtime: str = ""  # "" = the local cloud's
+    cpu_quota: bool = False  # below 1,769 MB, hold the environment to memory_mb / 1769 of a CPU (faas.cpushare)
     model: dict[str, str] = field(default_factory=dict)  # {} = the local cloud's model
 
     def __post_init__(self) -> None:

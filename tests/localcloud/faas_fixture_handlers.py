@@ -143,3 +143,11 @@ def hog(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _rss_bytes() -> int:
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def spin(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Burn `cpu_ms` of this process's CPU time; say how much CPU and wall time that took."""
+    cpu_start, wall_start = time.process_time(), time.monotonic()
+    while (time.process_time() - cpu_start) * 1000.0 < float(event.get("cpu_ms", 300)):
+        pass
+    return {"cpu_ms": (time.process_time() - cpu_start) * 1000.0, "wall_ms": (time.monotonic() - wall_start) * 1000.0}
