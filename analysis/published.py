@@ -158,6 +158,36 @@ def break_even(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) ->
     return ("; ".join(parts), "modelled") if parts else None
 
 
+def _name(span: dict[str, Any]) -> str:
+    """A workload of a sub-run by its sweep values (`resnet50 / opencv`), else by its tag."""
+    return " / ".join(str(v) for v in span["sweep"].values()) or span["tag"]
+
+
+def response_vs_execution(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
+    """Per workload and sub-run, fastest first: response p50 (client side) vs execution p50 (REPORT Duration)."""
+    rows = []
+    for span, group in _tagged(timeline, groups):
+        response, execution = (group.get("latency_ms") or {}).get("p50"), (group.get("duration_ms") or {}).get("p50")
+        if response is not None:
+            rows.append((response, f"{_name(span)} {fmt_ms(response)} (execution {fmt_ms(execution)})"))
+    if not rows:
+        return None
+    return "response p50 (execution p50), fastest first: " + "; ".join(text for _, text in sorted(rows)), "measured"
+
+
+def cost_per_million(timeline: dict[str, Any] | None, groups: Groups, claim: Claim) -> tuple[str, str] | None:
+    """Per workload and sub-run, cheapest first: $/million by that formula (billed GB-s and requests)."""
+    rows = []
+    for span, group in _tagged(timeline, groups):
+        cost = group.get("cost") or {}
+        if cost.get("usd_per_million_ok") is not None and cost.get("kind") == "function":
+            rows.append((cost["usd_per_million_ok"], f"{_name(span)} {fmt_usd(cost['usd_per_million_ok'])}"))
+    if not rows:
+        return None
+    return "$ per million (billed GB-s x $/GB-s + requests), cheapest first: " + ", ".join(
+        text for _, text in sorted(rows)), "modelled"  # fmt: skip
+
+
 HERE: dict[str, Callable[[dict[str, Any] | None, Groups, Claim], tuple[str, str] | None]] = {
     "warm_p50_by_memory": warm_p50_by_memory,
     "cheapest_by_memory": cheapest_by_memory,
@@ -167,6 +197,8 @@ HERE: dict[str, Callable[[dict[str, Any] | None, Groups, Claim], tuple[str, str]
     "cold_by_burst_size": cold_by_burst_size,
     "rank_by_p50": rank_by_p50,
     "break_even": break_even,
+    "response_vs_execution": response_vs_execution,
+    "cost_per_million": cost_per_million,
 }
 
 

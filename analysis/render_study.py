@@ -51,10 +51,10 @@ def _cells(span: dict[str, Any], group: dict[str, Any], parameters: list[str], s
     billed = f"{cost['billed_ms_total'] / calls:,.0f}" if calls and cost.get("billed_ms_total") else "-"
     usd = cost.get("usd_per_million_ok")
     share = f"{cold['cold']} of {cold['known']}" if cold.get("known") else "-"
-    runtime = (group.get("identity") or {}).get("runtime") or "-"
+    runtime = [] if "runtime" in parameters else [(group.get("identity") or {}).get("runtime") or "-"]
     size = [str(span.get("size") or "-")] if sized else []
     return [*(str(span["sweep"].get(p, "")) for p in parameters), span["workload"], *size,
-            runtime, f"{group['ok']} of {group['count']}", _ms(group.get("latency_ms"), "p50"),
+            *runtime, f"{group['ok']} of {group['count']}", _ms(group.get("latency_ms"), "p50"),
             _ms(group.get("latency_ms"), "p95"), _ms(group.get("latency_ms"), "max"), share,
             _ms(cold.get("warm_latency_ms"), "p50"), _ms(cold.get("cold_latency_ms"), "p50"),
             _ms(cold.get("init_ms"), "p50"), _ms(group.get("duration_ms"), "p50"), billed,
@@ -73,7 +73,8 @@ def study_rows(timeline: dict[str, Any], groups: list[dict[str, Any]]) -> tuple[
     p50 = [(by_scenario[s["tag"]].get("latency_ms") or {}).get("p50") for s in spans]
     usd = [(by_scenario[s["tag"]].get("cost") or {}).get("usd_per_million_ok") for s in spans]
     rows = [[*row, speed, cost] for row, speed, cost in zip(rows, _ranks(p50), _ranks(usd), strict=True)]
-    header = [*parameters, "workload", *(["burst size"] if sized else []), "runtime", "ok", "p50 ms", "p95 ms",
+    header = [*parameters, "workload", *(["burst size"] if sized else []),
+              *([] if "runtime" in parameters else ["runtime"]), "ok", "p50 ms", "p95 ms",
               "max ms", "cold starts", "warm p50 ms", "cold p50 ms", "init p50 ms", "execution p50 ms",
               "billed ms / call", "$ / million (modelled)", f"$ / day at {per_day:,} calls (modelled)", "speed rank",
               "cost rank"]  # fmt: skip

@@ -237,7 +237,8 @@ class Sweep(Strict):
 
 
 HERE_KINDS = ("warm_p50_by_memory", "cheapest_by_memory", "cold_vs_warm", "function_vs_server", "cold_by_workload",
-              "cold_by_burst_size", "rank_by_p50", "break_even")  # fmt: skip
+              "cold_by_burst_size", "rank_by_p50", "break_even", "response_vs_execution",
+              "cost_per_million")  # fmt: skip
 
 
 class PublishedClaim(Strict):

@@ -64,3 +64,19 @@ def test_burst_sizes_rank_and_break_even() -> None:
     assert lines[1] == "published: 4 > 1 / here: fastest first by p50: one (30.0 ms) > four (37.5 ms) (measured)"
     assert lines[2] == ("published: break-even / here: fn: $2.00e-06 per call -> 276,000 calls/day vs t2.small "
                         "($0.023/h) (modelled)")  # fmt: skip
+
+
+def test_response_vs_execution_and_cost_per_combination() -> None:
+    timeline = {"workloads": [
+        {"tag": "r-a", "sweep": {"model": "resnet50", "runtime": "opencv"}},
+        {"tag": "m-a", "sweep": {"model": "mobilenetv2", "runtime": "opencv"}},
+    ]}  # fmt: skip
+    slow, fast = _group("r-a", "resnet50", 100.0, 9.0), _group("m-a", "mobilenetv2", 10.0, 2.0)
+    slow["duration_ms"], fast["duration_ms"] = {"p50": 120.0}, {"p50": 12.0}
+    slow["cost"]["kind"] = fast["cost"]["kind"] = "function"
+    published = [{"claim": "r vs e", "here": "response_vs_execution"}, {"claim": "cost", "here": "cost_per_million"}]
+    lines = claim_lines(published, timeline, [slow, fast])
+    assert lines[0] == ("published: r vs e / here: response p50 (execution p50), fastest first: mobilenetv2 / opencv "
+                        "15.0 ms (execution 12.0 ms); resnet50 / opencv 150 ms (execution 120 ms) (measured)")  # fmt: skip
+    assert lines[1] == ("published: cost / here: $ per million (billed GB-s x $/GB-s + requests), cheapest first: "
+                        "mobilenetv2 / opencv $2.00, resnet50 / opencv $9.00 (modelled)")  # fmt: skip
