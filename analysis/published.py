@@ -180,12 +180,12 @@ def cost_per_million(timeline: dict[str, Any] | None, groups: Groups, claim: Cla
     rows = []
     for span, group in _tagged(timeline, groups):
         cost = group.get("cost") or {}
-        if cost.get("usd_per_million_ok") is not None and cost.get("kind") == "function":
+        if cost.get("usd_per_million_ok") is not None and cost.get("kind") != "server":  # a function (+ its S3)
             rows.append((cost["usd_per_million_ok"], f"{_name(span)} {fmt_usd(cost['usd_per_million_ok'])}"))
     if not rows:
         return None
-    return "$ per million (billed GB-s x $/GB-s + requests), cheapest first: " + ", ".join(
-        text for _, text in sorted(rows)), "modelled"  # fmt: skip
+    what = "$ per million (billed GB-s x $/GB-s + requests; an upload's S3 GET and PUT too), cheapest first: "
+    return what + ", ".join(text for _, text in sorted(rows)), "modelled"
 
 
 HERE: dict[str, Callable[[dict[str, Any] | None, Groups, Claim], tuple[str, str] | None]] = {

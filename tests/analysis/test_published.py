@@ -76,7 +76,9 @@ def test_response_vs_execution_and_cost_per_combination() -> None:
     slow["cost"]["kind"] = fast["cost"]["kind"] = "function"
     published = [{"claim": "r vs e", "here": "response_vs_execution"}, {"claim": "cost", "here": "cost_per_million"}]
     lines = claim_lines(published, timeline, [slow, fast])
-    assert lines[0] == ("published: r vs e / here: response p50 (execution p50), fastest first: mobilenetv2 / opencv "
-                        "15.0 ms (execution 12.0 ms); resnet50 / opencv 150 ms (execution 120 ms) (measured)")  # fmt: skip
-    assert lines[1] == ("published: cost / here: $ per million (billed GB-s x $/GB-s + requests), cheapest first: "
-                        "mobilenetv2 / opencv $2.00, resnet50 / opencv $9.00 (modelled)")  # fmt: skip
+    assert lines[0] == ("published: r vs e / here: response p50 (execution p50), fastest first: mobilenetv2 / "
+                        "opencv 15.0 ms (execution 12.0 ms); resnet50 / opencv 150 ms (execution 120 ms) "
+                        "(measured)")  # fmt: skip
+    assert lines[1] == ("published: cost / here: $ per million (billed GB-s x $/GB-s + requests; an upload's S3 GET "
+                        "and PUT too), cheapest first: mobilenetv2 / opencv $2.00, resnet50 / opencv $9.00 "
+                        "(modelled)")  # fmt: skip
