@@ -102,22 +102,44 @@ def resolve_cold_starts(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return out, source
 
 
-def in_flight_at_send(group: pd.DataFrame) -> np.ndarray:
-    """Requests of the group in flight when each request was sent (itself not counted)."""
+def _send_times(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each request's actual send time (else its time `t_s`), their order (a stable argsort), and the
+    completion times sorted (a missing one as +inf: never completed)."""
     sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
     done = group["completion_unix_s"].to_numpy(dtype=float)
-    done = np.where(np.isnan(done), np.inf, done)
-    sent_sorted, done_sorted = np.sort(sent), np.sort(done)
-    started_before = np.searchsorted(sent_sorted, sent, side="left")
-    completed_before = np.searchsorted(done_sorted, sent, side="right")
+    return sent, np.argsort(sent, kind="stable"), np.sort(np.where(np.isnan(done), np.inf, done))
+
+
+def _search(haystack: np.ndarray, sent: np.ndarray, order: np.ndarray, side: str) -> np.ndarray:
+    """`np.searchsorted(haystack, sent, side)`, searching the queries in their sorted order (cache-friendly)."""
+    out = np.empty(sent.size, dtype=np.int64)
+    out[order] = np.searchsorted(haystack, sent[order], side=side)
+    return out
+
+
+def _first_equal(sent: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """`np.searchsorted(np.sort(sent), sent, "left")` without a search: where each value's run of equals starts."""
+    ranked = sent[order]
+    same = np.zeros(ranked.size, dtype=bool)
+    same[1:] = (ranked[1:] == ranked[:-1]) | (np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
+    out = np.empty(sent.size, dtype=np.int64)
+    out[order] = np.maximum.accumulate(np.where(same, 0, np.arange(ranked.size)))
+    return out
+
+
+def in_flight_at_send(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
+    """Requests of the group in flight when each request was sent (itself not counted)."""
+    sent, order, done = sends if sends is not None else _send_times(group)
+    started_before = _first_equal(sent, order)
+    completed_before = _search(done, sent, order, "right")
     return np.maximum(started_before - completed_before, 0)
 
 
-def idle_gap_s(group: pd.DataFrame) -> np.ndarray:
+def idle_gap_s(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
     """Seconds since the latest completion (of the group) before each send; NaN when none came before."""
-    sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
-    done = np.sort(group["completion_unix_s"].dropna().to_numpy(dtype=float))
-    index = np.searchsorted(done, sent, side="left") - 1
+    sent, order, done = sends if sends is not None else _send_times(group)
+    done = done[: int(group["completion_unix_s"].notna().sum())]  # the recorded completions, sorted
+    index = _search(done, sent, order, "left") - 1
     previous = np.where(index >= 0, done[np.maximum(index, 0)] if done.size else np.nan, np.nan)
     return sent - previous
 
@@ -173,7 +195,8 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
         penalty = {"p50_ms": cold_lat["p50"] - warm_lat["p50"], "mean_ms": cold_lat["mean"] - warm_lat["mean"]}
     n_known, n_cold = int(known.sum()), int(cold.sum())
     low, high = _rate_ci(n_cold, n_known)
-    gaps = idle_gap_s(resolved)
+    sends = _send_times(resolved)  # one sort of the send and of the completion times for both
+    gaps = idle_gap_s(resolved, sends)
     summary = {
         "source": source,
         "known": n_known,
@@ -185,7 +208,7 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
         "penalty": penalty,
         "init_ms": latency_stats(resolved.loc[cold, "init_ms"].to_numpy(dtype=float)),
         "by_concurrency": binned_rate(
-            in_flight_at_send(resolved)[known].astype(float), cold[known], CONCURRENCY_EDGES, "in_flight"
+            in_flight_at_send(resolved, sends)[known].astype(float), cold[known], CONCURRENCY_EDGES, "in_flight"
         ),
         "keepalive": binned_rate(gaps[known], cold[known], GAP_EDGES_S, "gap_s"),
         "no_previous_completion": {

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
+from analysis.fastread import read_all_clean, read_clean
 from labkit.errors import InputError
 from labkit.records import (
     BAD_ROWS_LISTED,
@@ -92,12 +94,23 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_one(path: Path, *, skip_bad_rows: bool = False, counts: ReadCounts | None = None) -> pd.DataFrame:
+def read_one(
+    path: Path, *, skip_bad_rows: bool = False, counts: ReadCounts | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
     """One records file as a frame: text as `string`, numbers float64, flags `boolean`; vectorised.
 
-    labkit.records' reader finds the rows (torn tail, rows with the wrong number of fields: InputError
-    naming file and line, or skipped and counted); a cell not of its field's type likewise.
+    A clean file is read by pyarrow (analysis.fastread: text dictionary-encoded, `columns` only if given);
+    any other the exact way: labkit.records' reader finds the rows (torn tail, rows with the wrong number
+    of fields: InputError naming file and line, or skipped and counted); a cell not of its field's type likewise.
     """
+    fast = read_clean(path, columns)
+    if fast is not None:
+        return fast
+    frame = _read_exact(path, skip_bad_rows, counts)
+    return frame if columns is None or frame.empty else frame[[n for n in frame.columns if n in columns]]
+
+
+def _read_exact(path: Path, skip_bad_rows: bool, counts: ReadCounts | None) -> pd.DataFrame:
     counts = counts if counts is not None else ReadCounts()
     quick = ReadCounts()
     text = scan_records(path, counts=quick, quick=True)
@@ -123,38 +136,90 @@ def read_one(path: Path, *, skip_bad_rows: bool = False, counts: ReadCounts | No
     return _typed(frame.loc[~bad].reset_index(drop=True) if rows.size else frame)
 
 
-def load_frame(paths: list[Path], *, skip_bad_rows: bool = False, counts: ReadCounts | None = None) -> pd.DataFrame:
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames one under the other; a text column dictionary-encoded in every frame stays so (categories merged)."""
+    if len(frames) == 1:
+        return frames[0]
+    out = {}
+    for name in dict.fromkeys(n for f in frames for n in f.columns):
+        parts = [f[name] if name in f.columns else pd.Series(pd.NA, index=f.index, dtype="object") for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            out[name] = pd.Series(union_categoricals(parts, sort_categories=True))
+        else:
+            parts = [p.astype("string") if isinstance(p.dtype, pd.CategoricalDtype) else p for p in parts]
+            out[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out)
+
+
+def load_frame(
+    paths: list[Path],
+    *,
+    skip_bad_rows: bool = False,
+    counts: ReadCounts | None = None,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
     """All records of `paths` in one frame (see `read_one`); missing columns are added empty.
 
     A torn last record of a file is skipped and counted in `counts`; a malformed row is an InputError
-    naming file and line, or with `skip_bad_rows` skipped and counted.
+    naming file and line, or with `skip_bad_rows` skipped and counted. `columns`: only these (default all).
     """
     counts = counts if counts is not None else ReadCounts()
-    frames = []
-    for path in paths:
-        one = read_one(path, skip_bad_rows=skip_bad_rows, counts=counts)
+    names = list(FIELD_NAMES) if columns is None else [n for n in FIELD_NAMES if n in columns]
+    together = read_all_clean(paths, columns) if len(paths) > 1 else None
+    frames = [] if together is None else [together]
+    for path in paths if together is None else ():
+        one = read_one(path, skip_bad_rows=skip_bad_rows, counts=counts, columns=columns)
         if not one.empty:
             frames.append(one)
     if not frames:
-        return pd.DataFrame({name: pd.Series(dtype="object") for name in FIELD_NAMES})
-    frame = pd.concat(frames, ignore_index=True)
-    for name in FIELD_NAMES:
+        return pd.DataFrame({name: pd.Series(dtype="object") for name in names})
+    frame = _concat(frames)
+    for name in names:
         if name not in frame.columns:
             frame[name] = pd.Series(pd.NA, index=frame.index, dtype="boolean" if name in BOOL_COLUMNS else "object")
-    return frame[list(FIELD_NAMES)]
+    return frame[names]
+
+
+def _empty_strings(n: int) -> pd.api.extensions.ExtensionArray:
+    """n empty strings as `string` (from Arrow when that is pandas' storage: no n Python objects)."""
+    if pd.StringDtype().storage == "pyarrow":
+        import pyarrow as pa
+
+        offsets = pa.array(np.zeros(n + 1, dtype=np.int32)).buffers()[1]
+        empty = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(b""))
+        return pd.StringDtype("pyarrow").__from_arrow__(empty)
+    return pd.array(np.full(n, "", dtype=object), dtype="string")
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """`column` as text without NA (""): `string`, or dictionary-encoded (`Categorical`) if it came so; no copy
+    when it already is, cheap when it holds no value at all."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+        return column.fillna("") if column.hasnans else column
+    if isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(dtype.categories.dtype):
+        if not column.hasnans:
+            return column
+        if "" not in dtype.categories:
+            column = column.cat.add_categories([""])
+        return column.fillna("")
+    if not isinstance(dtype, pd.StringDtype) and column.isna().all():
+        return pd.Series(_empty_strings(len(column)), index=column.index, name=column.name)
+    return column.astype("string").fillna("")
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with numeric dtypes and the derived columns `t_s`, `ok_bool`, `cold_bool`, `cold_known`."""
-    out = frame.copy()
+    """A shallow copy (copy-on-write: `frame` is never changed) with numeric dtypes, text without NA (`string`,
+    or `Categorical` as the fast reader gives it), and the derived columns `t_s`, `ok_bool`, `cold_bool`,
+    `cold_known`."""
+    out = frame.copy(deep=False)
     for name in NUMERIC_COLUMNS:
-        if name in out.columns:
+        if name in out.columns and out[name].dtype != np.float64:
             out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
     for name in TEXT_COLUMNS:
         if name in out.columns:
-            out[name] = out[name].astype("string").fillna("")
-    t_s = out["intended_send_unix_s"].copy()
-    t_s = t_s.fillna(out["actual_send_unix_s"]).fillna(out["completion_unix_s"])
+            out[name] = _text(out[name])
+    t_s = out["intended_send_unix_s"].fillna(out["actual_send_unix_s"]).fillna(out["completion_unix_s"])
     out["t_s"] = t_s
     out["ok_bool"] = out["ok"].fillna(False).astype(bool)
     out["cold_known"] = out["cold_start"].notna()

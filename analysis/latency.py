@@ -33,18 +33,28 @@ def _clean(values_ms: Sequence[float] | np.ndarray) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def latency_stats(values_ms: Sequence[float] | np.ndarray, percentiles: Sequence[float] = PERCENTILES) -> dict:
-    """count, mean, min, max and the percentiles (numpy's linear interpolation between order statistics)."""
-    values = _clean(values_ms)
+def latency_stats(
+    values_ms: Sequence[float] | np.ndarray, percentiles: Sequence[float] = PERCENTILES, *, presorted: bool = False
+) -> dict:
+    """count, mean, min, max and the percentiles (numpy's linear interpolation between order statistics).
+
+    `presorted`: the values are sorted and NaN-free already: percentiles by index arithmetic, no partition.
+    """
+    values = np.asarray(values_ms, dtype=float) if presorted else _clean(values_ms)
     if values.size == 0:
         return {"count": 0}
     stats: dict[str, Any] = {
         "count": int(values.size),
         "mean": float(values.mean()),
-        "min": float(values.min()),
-        "max": float(values.max()),
+        "min": float(values[0] if presorted else values.min()),
+        "max": float(values[-1] if presorted else values.max()),
     }
-    for p, value in zip(percentiles, np.percentile(values, percentiles), strict=True):
+    if presorted:
+        found = sorted_percentiles(values, np.array([0]), np.array([values.size]), percentiles)
+        figures = [found[percentile_key(p)][0] for p in percentiles]
+    else:
+        figures = np.percentile(values, percentiles)
+    for p, value in zip(percentiles, figures, strict=True):
         stats[percentile_key(p)] = float(value)
     return stats
 
@@ -83,10 +93,12 @@ def quantile_ci(
     return out
 
 
-def latency_stats_with_ci(values_ms: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> dict:
-    """`latency_stats` plus `ci` (a CI per tail percentile, see module doc)."""
-    values = np.sort(_clean(values_ms))
-    stats = latency_stats(values)
+def latency_stats_with_ci(
+    values_ms: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE, *, presorted: bool = False
+) -> dict:
+    """`latency_stats` plus `ci` (a CI per tail percentile, see module doc); `presorted` as there."""
+    values = np.asarray(values_ms, dtype=float) if presorted else np.sort(_clean(values_ms))
+    stats = latency_stats(values, presorted=True)
     if values.size:
         stats["ci"] = {
             percentile_key(p): quantile_ci(values, p / 100.0, confidence, presorted=True) for p in TAIL_PERCENTILES
@@ -94,38 +106,81 @@ def latency_stats_with_ci(values_ms: Sequence[float] | np.ndarray, confidence: f
     return stats
 
 
+def lerp_like_numpy(low: np.ndarray, high: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's own linear interpolation (`_lerp`): bit for bit what `np.percentile` returns."""
+    diff = high - low
+    out = low + diff * gamma
+    return np.where(gamma >= 0.5, high - diff * (1 - gamma), out)
+
+
+def sorted_percentiles(
+    sorted_values: np.ndarray, starts: np.ndarray, counts: np.ndarray, percentiles: Sequence[float] = PERCENTILES
+) -> dict[str, np.ndarray]:
+    """Percentiles of many sorted segments (segment i = sorted_values[starts[i] : starts[i] + counts[i]]).
+
+    numpy's "linear" method with its own index arithmetic and interpolation, so each figure equals
+    `np.percentile(segment, p)` exactly; an empty segment gives NaN.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    empty = counts == 0
+    last = np.maximum(counts - 1, 0)
+    out: dict[str, np.ndarray] = {}
+    for p in percentiles:
+        virtual = last * (p / 100.0)
+        floor = np.floor(virtual)
+        top = virtual >= last  # numpy takes the last element there
+        gamma = virtual - floor
+        low = np.where(top, last, floor.astype(np.int64))
+        high = np.where(top, last, low + 1)
+        if sorted_values.size:
+            base = np.where(empty, 0, starts)
+            value = lerp_like_numpy(sorted_values[base + low], sorted_values[base + high], gamma)
+        else:
+            value = np.full(counts.size, np.nan)
+        out[percentile_key(p)] = np.where(empty, np.nan, value)
+    return out
+
+
+def sort_by_code(codes: np.ndarray, values: np.ndarray, value_order: np.ndarray | None = None) -> np.ndarray:
+    """Permutation putting `values` in order of (code, value): one value sort, then a stable sort of the codes.
+
+    `value_order` (an argsort of `values`) may be given to share one value sort among several codings
+    (window lengths); small codes are sorted by numpy's radix sort (uint16), larger ones by timsort.
+    """
+    order = np.argsort(values, kind="quicksort") if value_order is None else value_order
+    ranked_codes = codes[order]
+    top = int(ranked_codes.max()) if ranked_codes.size else 0
+    small = ranked_codes.astype(np.uint16 if top < 2**16 else np.int64, copy=False)
+    return order[np.argsort(small, kind="stable")]
+
+
 def grouped_percentiles(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, percentiles: Sequence[float] = PERCENTILES
+    codes: np.ndarray,
+    values: np.ndarray,
+    n_groups: int,
+    percentiles: Sequence[float] = PERCENTILES,
+    value_order: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """count, mean, max and percentiles of `values` per integer group code (0..n_groups-1), NaN-free.
 
-    Exactly numpy's linear percentile within each group, computed with one lexsort for all groups.
-    Groups with no values get count 0 and NaN figures.
+    Exactly numpy's linear percentile within each group (`sorted_percentiles`), from one value sort and
+    one stable sort of the codes for all groups (`sort_by_code`; `value_order`, an argsort of the NaN-free
+    `values`, lets callers share the value sort). Groups with no values get count 0 and NaN figures.
     """
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
-    keep = ~np.isnan(values)
-    codes, values = codes[keep], values[keep]
-    order = np.lexsort((values, codes))
-    sorted_values = values[order]
-    counts = np.bincount(codes, minlength=n_groups)
+    if value_order is None:
+        keep = ~np.isnan(values)
+        if not keep.all():
+            codes, values = codes[keep], values[keep]
+    sorted_values = values[sort_by_code(codes, values, value_order)]
+    counts = np.bincount(codes, minlength=n_groups)[:n_groups]
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.bincount(codes, weights=values, minlength=n_groups)
+    sums = np.bincount(codes, weights=values, minlength=n_groups)[:n_groups]
     empty = counts == 0
     with np.errstate(invalid="ignore", divide="ignore"):
         out: dict[str, np.ndarray] = {"count": counts, "mean": np.where(empty, np.nan, sums / counts)}
     last = np.where(empty, 0, starts + counts - 1)
     out["max"] = np.where(empty, np.nan, sorted_values[last] if sorted_values.size else np.nan)
-    for p in percentiles:
-        position = (p / 100.0) * np.maximum(counts - 1, 0)
-        low = np.floor(position).astype(np.int64)
-        high = np.minimum(low + 1, np.maximum(counts - 1, 0))
-        frac = position - low
-        if sorted_values.size:
-            lo_v = sorted_values[np.where(empty, 0, starts + low)]
-            hi_v = sorted_values[np.where(empty, 0, starts + high)]
-            value = lo_v + (hi_v - lo_v) * frac
-        else:
-            value = np.full(n_groups, np.nan)
-        out[percentile_key(p)] = np.where(empty, np.nan, value)
+    out.update(sorted_percentiles(sorted_values, starts, counts, percentiles))
     return out

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from analysis.latency import percentile_key, sorted_percentiles
 from labkit.config import read_yaml
 from labkit.errors import ConfigError
 
@@ -137,11 +138,24 @@ def _latency_values(group: pd.DataFrame, latency_from: str) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
-def check_bound(group: pd.DataFrame, key: str, bound: float, spec: SlaSpec) -> dict[str, Any]:
-    """One bound on one group (with its cold starts resolved): observed value, verdict, confidence."""
+def _observed(values: np.ndarray, q: float, bound: float, presorted: bool) -> tuple[float, int]:
+    """The q-th percentile (numpy's) and how many values exceed `bound`; by index arithmetic when sorted."""
+    if not presorted:
+        return float(np.percentile(values, q)), int((values > bound).sum())
+    found = sorted_percentiles(values, np.array([0]), np.array([values.size]), (q,))
+    return float(found[percentile_key(q)][0]), int(values.size - np.searchsorted(values, bound, side="right"))
+
+
+def check_bound(
+    group: pd.DataFrame, key: str, bound: float, spec: SlaSpec, sorted_ms: np.ndarray | None = None
+) -> dict[str, Any]:
+    """One bound on one group (with its cold starts resolved): observed value, verdict, confidence.
+
+    `sorted_ms`: the successful requests' latencies (as `spec.latency_from` says), sorted, if at hand.
+    """
     out: dict[str, Any] = {"bound": key, "limit": bound}
     if key in PERCENTILE_BOUNDS or key == "max_ms":
-        values = _latency_values(group, spec.latency_from)
+        values = sorted_ms if sorted_ms is not None else _latency_values(group, spec.latency_from)
         if values.size == 0:
             return {**out, "observed": None, "verdict": "no data"}
         if key == "max_ms":
@@ -149,8 +163,8 @@ def check_bound(group: pd.DataFrame, key: str, bound: float, spec: SlaSpec) -> d
             test: dict[str, Any] = {"confidence": "exact (max of the sample)", "n": int(values.size)}
         else:
             q = PERCENTILE_BOUNDS[key]
-            observed = float(np.percentile(values, q))
-            test = exceedance_test(int((values > bound).sum()), int(values.size), 1 - q / 100, spec.confidence)
+            observed, exceeding = _observed(values, q, bound, sorted_ms is not None)
+            test = exceedance_test(exceeding, int(values.size), 1 - q / 100, spec.confidence)
     elif key == "error_rate":
         n = len(group)
         observed = float((~group["ok_bool"]).mean()) if n else None

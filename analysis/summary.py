@@ -7,6 +7,10 @@ send), per-window tables, cold starts, SLA verdicts and modelled cost. See the R
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +20,14 @@ import pandas as pd
 from analysis.coldstart import cold_start_summary
 from analysis.cost import breakeven_table, group_cost
 from analysis.frame import prepare
+from analysis.groups import split_groups
 from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci
 from analysis.pricing import Pricing
 from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
-from analysis.windows import DEFAULT_WINDOWS_S, window_frame, window_records
+from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, latency_orders, window_frame, window_records
 
-GROUP_KEYS = ("run_id", "target", "scenario", "operation")
 INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
+ANALYSIS_THREADS = 2  # groups analysed at once (bounded by the CPU count); 1: one after the other
 IDENTITY_FIELDS = ("model_name", "weights", "runtime")  # what defines a group besides its keys (runtime if recorded)
 
 
@@ -40,8 +45,13 @@ def _values(group: pd.DataFrame, column: str, mask: np.ndarray | None = None) ->
     return values if mask is None else values[mask]
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """Text as `string` (the groups' text may be dictionary-encoded)."""
+    return column.astype("string") if isinstance(column.dtype, pd.CategoricalDtype) else column
+
+
 def _errors(group: pd.DataFrame) -> dict[str, int]:
-    failed = group.loc[~group["ok_bool"], "error_kind"].replace("", "unknown")
+    failed = _text(group.loc[~group["ok_bool"].to_numpy(dtype=bool), "error_kind"]).replace("", "unknown")
     return {str(k): int(v) for k, v in failed.value_counts().items()}
 
 
@@ -51,13 +61,28 @@ def split_interrupted(group: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (group.loc[~cut], int(cut.sum())) if cut.any() else (group, 0)
 
 
+def _commonest(column: pd.Series) -> str:
+    """The commonest non-empty value (the smallest of the commonest on a tie, as `Series.mode`); "" if none."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # count the codes: no text touched
+        counts = np.bincount(
+            column.cat.codes.to_numpy()[column.notna().to_numpy()], minlength=len(column.cat.categories)
+        )
+        categories = column.cat.categories
+        counts[np.flatnonzero(categories == "")] = 0
+        if column.cat.ordered is False and categories.is_monotonic_increasing:
+            return str(categories[int(np.argmax(counts))]) if counts.any() else ""
+    values = column[(column != "").to_numpy(dtype=bool) & column.notna().to_numpy()]
+    return str(values.mode().iloc[0]) if len(values) else ""
+
+
 def _identity(group: pd.DataFrame) -> dict[str, str]:
     """Model, weights and runtime of the group's requests (the commonest non-empty value; "" if none)."""
-    out = {}
-    for name in IDENTITY_FIELDS:
-        values = group[name].replace("", pd.NA).dropna() if name in group.columns else pd.Series(dtype=object)
-        out[name] = str(values.mode().iloc[0]) if len(values) else ""
-    return out
+    return {name: _commonest(group[name]) if name in group.columns else "" for name in IDENTITY_FIELDS}
+
+
+def _distinct(column: pd.Series) -> int:
+    """How many distinct non-empty values."""
+    return int(column[(column != "").to_numpy(dtype=bool) & column.notna().to_numpy()].nunique())
 
 
 def _models(group: pd.DataFrame) -> list[str]:
@@ -82,14 +107,21 @@ def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, A
     return out
 
 
-def _windows(group: pd.DataFrame, options: AnalysisOptions) -> dict[str, pd.DataFrame]:
+def _windows(group: pd.DataFrame, options: AnalysisOptions, orders: dict) -> dict[str, pd.DataFrame]:
     sizes = set(options.windows_s) | ({options.sla.window_s} if options.sla else set())
-    return {f"{w:g}": window_frame(group, w) for w in sorted(sizes)}
+    return {f"{w:g}": window_frame(group, w, orders=orders) for w in sorted(sizes)}
 
 
-def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFrame], spec: SlaSpec) -> dict:
+def _sorted(group: pd.DataFrame, column: str, order: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The successful requests' known values of `column`, sorted (by the order `latency_orders` found)."""
+    rows, value_order = order
+    return group[column].to_numpy(dtype=float)[rows][value_order]
+
+
+def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFrame], spec: SlaSpec,
+         sorted_ms: np.ndarray) -> dict:  # fmt: skip
     rule = spec.rule_for(keys["target"], keys["operation"])
-    checks = [check_bound(group, key, bound, spec) for key, bound in rule.items()]
+    checks = [check_bound(group, key, bound, spec, sorted_ms) for key, bound in rule.items()]
     return {
         "rule": rule,
         "verdict": group_verdict(checks),
@@ -109,7 +141,8 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     judged, interrupted = split_interrupted(group)
     cold, resolved = cold_start_summary(judged)
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
-    windows = _windows(resolved, options)
+    orders = latency_orders(resolved)  # one value sort per latency column: overall figures, CIs and windows
+    windows = _windows(resolved, options, orders)
     rates = options.configured_rps
     configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
     out: dict[str, Any] = {
@@ -120,20 +153,24 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
         "error_rate": float(1 - ok.mean()) if len(resolved) else 0.0,
         "errors": _errors(resolved),
         "throughput": throughput(resolved, configured),
-        "latency_ms": latency_stats_with_ci(_values(resolved, "latency_ms", ok), options.confidence),
-        "service_latency_ms": latency_stats_with_ci(_values(resolved, "service_latency_ms", ok), options.confidence),
+        **{
+            column: latency_stats_with_ci(_sorted(resolved, column, orders[prefix]), options.confidence, presorted=True)
+            for prefix, column in LATENCY_COLUMNS.items()
+        },
         "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
         "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
         "duration_ms": latency_stats(_values(resolved, "duration_ms")),
         "cold_starts": cold,
-        "instances": int(resolved["instance_id"].replace("", pd.NA).dropna().nunique()),
+        "instances": _distinct(resolved["instance_id"]),
         "memory_mb": sorted({int(m) for m in resolved["memory_mb"].dropna().unique()}),
         "models": _models(resolved),
         "identity": _identity(group),
         "windows": {size: window_records(frame) for size, frame in windows.items()},
     }
     if options.sla is not None:
-        out["sla"] = _sla(resolved, keys, windows, options.sla)
+        prefix = "service" if options.sla.latency_from == "actual" else "latency"
+        sorted_ms = _sorted(resolved, LATENCY_COLUMNS[prefix], orders[prefix])
+        out["sla"] = _sla(resolved, keys, windows, options.sla, sorted_ms)
     if options.pricing is not None:
         out["cost"] = group_cost(resolved, keys["target"], keys["operation"], options.pricing)
         if out["cost"]["kind"] == "function":
@@ -141,10 +178,12 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     return out
 
 
-def iter_groups(frame: pd.DataFrame):
-    """(keys, group) per (run_id, target, scenario, operation), sorted; `frame` must be prepared."""
-    for values, group in frame.groupby(list(GROUP_KEYS), sort=True, dropna=False, observed=True):
-        yield dict(zip(GROUP_KEYS, (str(v) for v in values), strict=True)), group
+def iter_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
+    """(keys, group) per (run_id, target, scenario, operation), sorted; `frame` must be prepared.
+
+    Each group is a slice of one reordered copy of the columns the analysis reads (see analysis.groups).
+    """
+    return split_groups(frame)
 
 
 def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepared: bool = False) -> list[dict]:
@@ -153,7 +192,18 @@ def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepare
     if frame.empty:
         return []
     data = frame if prepared else prepare(frame)
-    return [analyse_group(group, keys, options) for keys, group in iter_groups(data)]
+    workers = min(ANALYSIS_THREADS, os.cpu_count() or 1)
+    if workers <= 1:
+        return [analyse_group(group, keys, options) for keys, group in iter_groups(data)]
+    # numpy sorts and gathers release the GIL: groups analysed side by side, at most `workers` alive at once
+    out, pending = [], deque()
+    with ThreadPoolExecutor(workers) as pool:
+        for keys, group in iter_groups(data):
+            pending.append(pool.submit(analyse_group, group, keys, options))
+            if len(pending) >= workers:
+                out.append(pending.popleft().result())
+        out.extend(future.result() for future in pending)
+    return out
 
 
 def summarize(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ import pandas as pd
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key
 
 DEFAULT_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
+LATENCY_COLUMNS = {"latency": "latency_ms", "service": "service_latency_ms"}  # table prefix -> record column
 NICE_WINDOWS_S: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
@@ -44,15 +45,38 @@ def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(codes[mask], minlength=n)[:n]
 
 
-def _latency_columns(codes: np.ndarray, ok: np.ndarray, values: np.ndarray, n: int, prefix: str) -> dict:
-    stats = grouped_percentiles(codes[ok], values[ok], n, PERCENTILES)
+def latency_orders(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per latency column: the rows with a successful, known value and their value order (argsort).
+
+    Sorting once per group lets every window length share it (see `window_frame`).
+    """
+    ok = group["ok_bool"].to_numpy(dtype=bool)
+    out = {}
+    for prefix, column in LATENCY_COLUMNS.items():
+        values = group[column].to_numpy(dtype=float)
+        rows = np.flatnonzero(ok & ~np.isnan(values))
+        out[prefix] = (rows, np.argsort(values[rows]))
+    return out
+
+
+def _latency_columns(codes: np.ndarray, values: np.ndarray, n: int, prefix: str, order: tuple) -> dict:
+    rows, value_order = order
+    stats = grouped_percentiles(codes[rows], values[rows], n, PERCENTILES, value_order=value_order)
     cols = {f"{prefix}_{percentile_key(p)}": stats[percentile_key(p)] for p in PERCENTILES}
     cols[f"{prefix}_max"] = stats["max"]
     return cols
 
 
-def window_frame(group: pd.DataFrame, window_s: float, origin_s: float | None = None) -> pd.DataFrame:
-    """One row per window from the first to the last request of the group (empty windows included)."""
+def window_frame(
+    group: pd.DataFrame,
+    window_s: float,
+    origin_s: float | None = None,
+    orders: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.DataFrame:
+    """One row per window from the first to the last request of the group (empty windows included).
+
+    `orders`: the group's `latency_orders`, when the caller has them already (one sort for all windows).
+    """
     t_s = group["t_s"].to_numpy(dtype=float)
     if t_s.size == 0 or np.isnan(t_s).all():
         return pd.DataFrame()
@@ -88,8 +112,10 @@ def window_frame(group: pd.DataFrame, window_s: float, origin_s: float | None = 
             "cold_known": known,
             "cold_start_rate": np.where(known > 0, cold_count / np.maximum(known, 1), np.nan),
         }
-    columns.update(_latency_columns(codes, ok, group["latency_ms"].to_numpy(dtype=float), n, "latency"))
-    columns.update(_latency_columns(codes, ok, group["service_latency_ms"].to_numpy(dtype=float), n, "service"))
+    orders = orders if orders is not None else latency_orders(group)
+    for prefix, column in LATENCY_COLUMNS.items():
+        values = group[column].to_numpy(dtype=float)
+        columns.update(_latency_columns(codes, values, n, prefix, orders[prefix]))
     frame = pd.DataFrame(columns)
     frame.attrs.update(window_s=window_s, origin_s=origin)
     return frame

@@ -1,14 +1,24 @@
-"""Full analysis of synthetic records (1 M by default; `--sizes 1e6,1e7`): time and peak memory.
+"""Analysis of synthetic records (1 M by default; `--sizes 1e6,1e7`): time and peak memory, ours vs pandas.
 
-Each measurement runs in a fresh subprocess (peak RSS = that process's ru_maxrss, including the synthetic
-frame itself, whose size is printed too). Measured in the same run:
-- analysis: `analysis.summary.analyse` with windows of 10 s and 60 s, the default SLA spec and the price
-  list: per-group exact percentiles with CIs, per-window tables, cold starts (rate, penalty, concurrency,
-  keep-alive), SLA verdicts, modelled cost (no plots, no rendering);
-- baseline: the naive pandas way to get only the per-window percentiles: groupby(target, window)
-  ["latency_ms"].quantile([...]) for the same two window sizes (no CIs, no cold starts, no SLA, no cost);
-- windows: only our per-window tables (analysis.windows.window_frame) for the same two window sizes;
-- the per-window p99 tables are compared (max abs difference) to show they are the same figures.
+Every measurement runs in a fresh subprocess; imports are timed apart from the work (`import s`); peak RSS
+is that process's ru_maxrss. Two variants, each with our analysis and its peer measured in the same run:
+
+- memory: records already in a pandas frame (built in the process, not timed; its RSS is printed and
+  `added MB` is the peak minus the RSS once the frame was built, the part the work itself costs);
+  ours: `analysis.summary.analyse` (windows of 10 s and 60 s, the default SLA spec, the price list:
+  per-group exact percentiles with CIs, per-window tables, cold starts, SLA verdicts, modelled cost);
+  peer: pandas, the strong way to get *only* the per-window percentiles: the 3 columns it needs, then
+  groupby([target, window])["latency_ms"].quantile(...) for the same two window sizes.
+- disk (end to end): the records written as CSV files (RecordWriter's format: its header, minimal quoting,
+  true/false, empty for None; written here by pyarrow, two files as two producer processes would) in a
+  temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
+  `analyse`, a first read (CSV parsed by pyarrow; it leaves a Parquet copy in the run's cache/ dir) and
+  a second one (`ours-cached`: from that copy); peer: `pandas.read_csv` of the 4 columns it needs + the
+  same groupby-quantile (it has no cache: its every read is a first one).
+
+The per-window p99 tables of ours and the peer are compared (max |diff|) to show they are the same figures.
+Goals (issue 13): ours >= 3x faster than the peer, <= 0.5x its peak memory (at 1 M and 10 M records);
+a full analysis of 10 M records from disk in <= 10 s. A missed goal prints "MISSED goal ...".
 
 Usage: .venv/bin/python bench/bench_analysis.py [--sizes 1e6,1e7] [--targets 4]
 """
@@ -17,15 +27,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
+WINDOWS_S = (10.0, 60.0)
+MODES = ("ours-memory", "peer-memory", "ours-disk", "ours-cached", "peer-disk")
+GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def synthetic_frame(n: int, targets: int, seed: int = 1):
@@ -58,37 +78,58 @@ def synthetic_frame(n: int, targets: int, seed: int = 1):
     return frame.reindex(columns=list(FIELD_NAMES))
 
 
-def _analysis(frame) -> dict:
+def write_records(frame, records_dir: Path, files: int = 2) -> list[Path]:
+    """The frame as CSV files in RecordWriter's format (see module doc), rows dealt round-robin."""
+    import pyarrow as pa
+    from pyarrow import csv as pa_csv
+
+    from labkit.records import FIELD_KINDS
+
+    records_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(files):
+        part = frame.iloc[index::files]
+        columns = {}
+        for name in frame.columns:
+            kind, column = FIELD_KINDS[name], part[name]
+            if kind == "int":
+                columns[name] = pa.array(column.to_numpy(dtype="float64"), from_pandas=True).cast(pa.int64())
+            elif kind == "str":
+                columns[name] = pa.array(column.astype("string").fillna("").to_numpy(dtype=object), pa.string())
+            else:
+                columns[name] = pa.array(column, from_pandas=True)
+        path = records_dir / f"bench-{index}.csv"
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
+        with path.open("wb") as handle:
+            handle.write((",".join(frame.columns) + "\n").encode())
+            pa_csv.write_csv(pa.table(columns), handle, write_options=options)
+        paths.append(path)
+    return paths
+
+
+def _ours(frame) -> dict:
     from analysis.pricing import load_pricing
     from analysis.report import DEFAULT_SLA
     from analysis.sla import load_sla
     from analysis.summary import AnalysisOptions, analyse
 
-    options = AnalysisOptions((10.0, 60.0), load_sla(DEFAULT_SLA), load_pricing())
+    options = AnalysisOptions(WINDOWS_S, load_sla(DEFAULT_SLA), load_pricing())
     groups = analyse(frame, options)
     return {g["target"]: [w["latency_p99"] for w in g["windows"]["10"]] for g in groups}
 
 
-def _windows_only(frame) -> dict:
-    from analysis.frame import prepare
-    from analysis.windows import window_frame
-
-    data = prepare(frame)
-    out = {}
-    for target, group in data.groupby("target", observed=True):
-        tables = {w: window_frame(group, w) for w in (10.0, 60.0)}
-        out[str(target)] = tables[10.0]["latency_p99"].tolist()
-    return out
-
-
-def _baseline(frame) -> dict:
+def _peer(frame) -> dict:
+    """pandas: per-window percentiles of successful requests per target, windows from the target's first send."""
     import numpy as np
+    import pandas as pd
 
+    t_s = frame["intended_send_unix_s"].to_numpy(dtype=float)
+    origin = frame.groupby("target", observed=True)["intended_send_unix_s"].transform("min").to_numpy(dtype=float)
+    ok = frame["ok"].fillna(False).to_numpy(dtype=bool)
+    data = pd.DataFrame({"target": frame["target"].to_numpy()[ok], "latency_ms": frame["latency_ms"].to_numpy()[ok]})
     out = {}
-    origin = frame.groupby("target", observed=True)["intended_send_unix_s"].transform("min")
-    for window_s in (10.0, 60.0):
-        data = frame.loc[frame["ok"].fillna(False).astype(bool)].copy()
-        data["window"] = np.floor((data["intended_send_unix_s"] - origin[data.index]) / window_s).astype(int)
+    for window_s in WINDOWS_S:
+        data["window"] = np.floor((t_s[ok] - origin[ok]) / window_s).astype(np.int64)
         table = data.groupby(["target", "window"], observed=True)["latency_ms"].quantile(list(QUANTILES))
         if window_s == 10.0:
             p99 = table.xs(0.99, level=2)
@@ -96,26 +137,57 @@ def _baseline(frame) -> dict:
     return out
 
 
-def child(mode: str, n: int, targets: int) -> None:
-    """Runs in the subprocess: build the frame, time one mode, print a JSON line."""
-    started = time.perf_counter()
-    frame = synthetic_frame(n, targets)
-    build_s = time.perf_counter() - started
-    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
-    started = time.perf_counter()
-    p99 = {"analysis": _analysis, "windows": _windows_only, "baseline": _baseline}[mode](frame)
-    elapsed_s = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"mode": mode, "n": n, "seconds": elapsed_s, "build_s": build_s, "frame_mb": frame_mb,
-                      "peak_rss_mb": peak_mb, "p99": p99}))  # fmt: skip
+def _ours_disk(run_dir: Path) -> dict:
+    from analysis.frame import load_frame, prepare
+    from analysis.groups import RECORD_COLUMNS
+
+    frame = load_frame(sorted((run_dir / "records").glob("*.csv")), columns=list(RECORD_COLUMNS))
+    return _ours(prepare(frame))
 
 
-def measure(mode: str, n: int, targets: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, "--sizes", str(n), "--targets", str(targets)]
+def _peer_disk(run_dir: Path) -> dict:
+    import pandas as pd
+
+    usecols = ["target", "intended_send_unix_s", "latency_ms", "ok"]
+    paths = sorted((run_dir / "records").glob("*.csv"))
+    frame = pd.concat([pd.read_csv(p, usecols=usecols) for p in paths], ignore_index=True)
+    return _peer(frame)
+
+
+def _imports(mode: str) -> None:
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+
+    if mode.startswith("ours"):
+        import analysis.frame
+        import analysis.report
+        import analysis.summary  # noqa: F401
+
+
+def child(mode: str, n: int, targets: int, run_dir: Path | None) -> None:
+    """Runs in the subprocess: imports (timed), the input (not timed), the work (timed); one JSON line."""
+    started = time.perf_counter()
+    _imports(mode)
+    import_s = time.perf_counter() - started
+    frame = synthetic_frame(n, targets) if mode.endswith("memory") else None
+    base_mb = _rss_mb()
+    started = time.perf_counter()
+    work = {"ours-memory": _ours, "peer-memory": _peer, "ours-disk": _ours_disk, "ours-cached": _ours_disk,
+            "peer-disk": _peer_disk}[mode]  # fmt: skip
+    p99 = work(frame if frame is not None else run_dir)
+    seconds = time.perf_counter() - started
+    peak = _rss_mb()
+    print(json.dumps({"mode": mode, "n": n, "seconds": seconds, "import_s": import_s, "base_rss_mb": base_mb,
+                      "peak_rss_mb": peak, "added_mb": peak - base_mb, "p99": p99}))  # fmt: skip
+
+
+def run_child(args: list[str]) -> dict:
+    cmd = [sys.executable, __file__, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
     if proc.returncode != 0:
-        raise SystemExit(f"{mode} n={n} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def _max_diff(a: dict, b: dict) -> float:
@@ -125,30 +197,64 @@ def _max_diff(a: dict, b: dict) -> float:
     return float(max(diffs))
 
 
+def _verdicts(n: int, variant: str, ours: dict, peer: dict) -> list[str]:
+    speed = peer["seconds"] / ours["seconds"]
+    memory_key = "added_mb" if variant == "memory" else "peak_rss_mb"  # the frame is the same for both
+    memory = ours[memory_key] / max(peer[memory_key], 1.0)
+    what = "added memory" if variant == "memory" else "peak RSS"
+    lines = [
+        f"{'':>10} {variant}: ours {speed:.2f}x faster than pandas, {what} {memory:.2f}x pandas'; "
+        f"p99 per window max |diff| {_max_diff(ours['p99'], peer['p99']):.3g} ms"
+    ]
+    if speed < GOAL_SPEEDUP:
+        lines.append(f"{'':>10} MISSED goal >= {GOAL_SPEEDUP:g}x faster ({variant}, {n:,} records): {speed:.2f}x")
+    if memory > GOAL_MEMORY:
+        lines.append(f"{'':>10} MISSED goal <= {GOAL_MEMORY:g}x memory ({variant}, {n:,} records): {memory:.2f}x")
+    if variant.startswith("disk") and n >= 10_000_000 and ours["seconds"] > GOAL_10M_S:
+        lines.append(f"{'':>10} MISSED goal full analysis of 10 M records <= {GOAL_10M_S:g} s: {ours['seconds']:.1f} s")
+    return lines
+
+
+def measure_size(n: int, targets: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    try:
+        run_child(["--child", "write", "--sizes", str(n), "--targets", str(targets), "--run-dir", str(root)])
+        size_mb = sum(p.stat().st_size for p in (root / "records").glob("*.csv")) / 2**20
+        rows = {m: run_child(["--child", m, "--sizes", str(n), "--targets", str(targets), "--run-dir", str(root)])
+                for m in MODES}  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for row in rows.values():
+        print(f"{n:>10,} {row['mode']:>12} {row['seconds']:>8.2f} {row['import_s']:>8.2f} {n / row['seconds']:>11,.0f} "
+              f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
+    print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in 2 files)")
+    for variant, ours, peer in (("memory", "ours-memory", "peer-memory"), ("disk", "ours-disk", "peer-disk"),
+                                ("disk, cached", "ours-cached", "peer-disk")):  # fmt: skip
+        print("\n".join(_verdicts(n, variant, rows[ours], rows[peer])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1e6", help="record counts, comma-separated (e.g. 1e6,1e7)")
     parser.add_argument("--targets", type=int, default=4)
-    parser.add_argument("--child", choices=("analysis", "windows", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*MODES, "write"), help=argparse.SUPPRESS)
+    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
-    if args.child:
-        child(args.child, sizes[0], args.targets)
+    if args.child == "write":
+        write_records(synthetic_frame(sizes[0], args.targets), args.run_dir / "records")
         return
-    print(f"bench_analysis: python {sys.version.split()[0]}, {args.targets} targets, one subprocess per measurement")
-    print(f"{'records':>10} {'mode':>9} {'seconds':>8} {'records/s':>11} {'peak RSS MB':>12} {'frame MB':>9}")
+    if args.child:
+        child(args.child, sizes[0], args.targets, args.run_dir)
+        return
+    load = os.getloadavg()[0]
+    print(f"bench_analysis: python {sys.version.split()[0]}, {os.cpu_count()} cpus (load avg 1m {load:.2f}), "
+          f"{args.targets} targets; one subprocess per measurement; shared machine: figures are noisy")  # fmt: skip
+    print(
+        f"{'records':>10} {'mode':>12} {'seconds':>8} {'import s':>8} {'records/s':>11} {'peak MB':>9} {'added MB':>9}"
+    )
     for n in sizes:
-        ours, windows = measure("analysis", n, args.targets), measure("windows", n, args.targets)
-        base = measure("baseline", n, args.targets)
-        for row in (ours, windows, base):
-            print(f"{n:>10,} {row['mode']:>9} {row['seconds']:>8.2f} {n / row['seconds']:>11,.0f} "
-                  f"{row['peak_rss_mb']:>12,.0f} {row['frame_mb']:>9,.0f}")  # fmt: skip
-        print(f"{'':>10} ratio analysis/baseline: time {ours['seconds'] / base['seconds']:.2f}x, peak RSS "
-              f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}x; per-window p99 max |diff| "
-              f"{_max_diff(ours['p99'], base['p99']):.3g} ms (same figures)")  # fmt: skip
-        rss = windows["peak_rss_mb"] / base["peak_rss_mb"]
-        print(f"{'':>10} ratio windows/baseline (the same per-window percentiles only): time "
-              f"{windows['seconds'] / base['seconds']:.2f}x, peak RSS {rss:.2f}x")  # fmt: skip
+        measure_size(n, args.targets)
 
 
 if __name__ == "__main__":

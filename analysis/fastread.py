@@ -1,0 +1,214 @@
+"""A fast path for clean records files: pyarrow's multithreaded CSV reader, straight from the file.
+
+`read_clean` returns None whenever a file is not plainly clean (no final newline: maybe a torn tail; an
+unknown or repeated column; a row with the wrong number of fields; a cell not of its field's type; an
+empty non-nullable flag; a "nan" in a number field; not UTF-8...). The caller then reads the file the
+exact way (analysis.frame.read_one), which skips, counts or names what is wrong, so what a file yields
+never depends on which path read it: the fast path only accepts what the exact path reads the same way.
+
+A clean file read from a run's `records/` dir leaves a Parquet copy of what was read (the columns asked
+for) in the run's `cache/` dir, keyed by the CSV file's size and modification time: the next report reads
+that instead (columnar, no parsing). A changed file (a run still writing, an edit) misses the cache and is
+read again; the CSV files stay the records (RecordWriter's format), the cache can be deleted any time.
+
+Text comes back dictionary-encoded (pandas `Categorical`, categories sorted) except for the per-request
+ids and free text (`string`); numbers as float64, flags as `boolean`, as the exact path gives them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labkit.records import FIELD_KINDS, NULLABLE
+
+UNIQUE_TEXT = ("request_id", "function_request_id", "error_message", "object_key")  # mostly distinct: no dictionary
+_HEAD_BYTES = 1 << 16
+CACHE_DIR = "cache"  # beside records/ in a run dir
+
+
+def _header(path: Path) -> list[str] | None:
+    """The file's column names if it looks clean (known names, each once, a final newline); else None."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        end = handle.seek(0, 2)
+        if end == 0:
+            return None
+        handle.seek(end - 1)
+        if handle.read(1) != b"\n":
+            return None
+    line_end = head.find(b"\n")
+    if line_end < 0:
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(head[:line_end].decode("utf-8-sig"))), [])
+    except UnicodeDecodeError:
+        return None
+    if not header or any(n not in FIELD_KINDS for n in header) or len(set(header)) != len(header):
+        return None
+    return header
+
+
+def _arrow_types(header: list[str]) -> dict:
+    import pyarrow as pa
+
+    kinds = {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}
+    text = pa.dictionary(pa.int32(), pa.string())
+    return {n: kinds.get(FIELD_KINDS[n], pa.string() if n in UNIQUE_TEXT else text) for n in header}
+
+
+def _table(path: Path, header: list[str], columns: list[str] | None):
+    import pyarrow as pa
+    from pyarrow import csv as pa_csv
+
+    convert = pa_csv.ConvertOptions(
+        column_types=_arrow_types(header),
+        null_values=[""],
+        true_values=["true"],
+        false_values=["false"],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        include_columns=[n for n in header if columns is None or n in columns],
+    )
+    # Fast chunked parsing first. A quoted newline (RecordWriter quotes a field holding one) that straddles
+    # two chunks cannot pass unnoticed: the first chunk then ends inside quotes and Arrow stops ("parser got
+    # out of sync with chunker", or the next chunk's wrong field count); any failure: parse again with
+    # newlines allowed in values, and if that fails too the exact path reads the file.
+    for newlines_in_values in (False, True):
+        try:
+            parse = pa_csv.ParseOptions(newlines_in_values=newlines_in_values)
+            return pa_csv.read_csv(path, parse_options=parse, convert_options=convert)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError):
+            continue
+    return None
+
+
+def _categorical(chunked) -> pd.Categorical:
+    """A dictionary column as a Categorical with sorted categories (the exact path's value order)."""
+    import pyarrow as pa
+
+    array = chunked.unify_dictionaries().combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    words = np.asarray(array.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(words, kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    codes = array.indices.to_numpy(zero_copy_only=False)
+    dtype = pd.CategoricalDtype(pd.Index(words[order], dtype="string"))
+    return pd.Categorical.from_codes(rank[codes] if codes.size else codes.astype(np.int64), dtype=dtype)
+
+
+def _clean_values(table) -> bool:
+    """No empty non-nullable flag and no NaN spelled out in a number field (the exact path rejects both)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = FIELD_KINDS[name]
+        if kind == "bool" and name not in NULLABLE and column.null_count:
+            return False
+        if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
+            return False
+    return True
+
+
+def cache_path(path: Path) -> Path | None:
+    """Where the Parquet copy of a run's records file lives (None for a file outside a `records/` dir)."""
+    return path.parent.parent / CACHE_DIR / f"{path.name}.parquet" if path.parent.name == "records" else None
+
+
+def _source_key(path: Path) -> bytes:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}".encode()
+
+
+def _cached(path: Path, names: list[str], key: bytes):
+    """The cached table of `path` with `names`, if the cache is of this very file and holds them; else None."""
+    import pyarrow.parquet as pq
+
+    where = cache_path(path)
+    if where is None or not where.is_file():
+        return None
+    try:
+        schema = pq.read_schema(where)
+        if (schema.metadata or {}).get(b"source") != key or not set(names) <= set(schema.names):
+            return None
+        return pq.read_table(where, columns=names)
+    except (OSError, ValueError):  # a cache being written, or damaged: read the CSV
+        return None
+
+
+def _keep(path: Path, table, key: bytes) -> None:
+    """Write the cache (atomically; silently not when the run dir is read-only or the file changed meanwhile)."""
+    import pyarrow.parquet as pq
+
+    where = cache_path(path)
+    if where is None or _source_key(path) != key:
+        return
+    try:
+        where.parent.mkdir(exist_ok=True)
+        partial = where.with_suffix(f".{os.getpid()}.tmp")
+        pq.write_table(table.replace_schema_metadata({b"source": key}), partial, compression="snappy")
+        os.replace(partial, where)
+    except OSError:
+        return
+
+
+def clean_table(path: Path, columns: list[str] | None = None):
+    """One clean records file as an Arrow table (only `columns`, if given; from the cache when it is of this
+    very file), or None: read it the exact way."""
+    header = _header(path)
+    if header is None:
+        return None
+    names = [n for n in header if columns is None or n in columns]
+    key = _source_key(path)
+    table = _cached(path, names, key)
+    if table is None:
+        table = _table(path, header, columns)
+        if table is None or table.num_rows == 0 or not _clean_values(table):
+            return None
+        _keep(path, table, key)
+    return table
+
+
+def read_clean(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+    """One clean records file as a frame (only `columns`, if given), or None: read it the exact way."""
+    table = clean_table(path, columns)
+    return None if table is None else to_frame([table])
+
+
+def read_all_clean(paths: list[Path], columns: list[str] | None = None) -> pd.DataFrame | None:
+    """Several clean files with the same columns as one frame (one conversion, no concat of frames); else None."""
+    tables = []
+    for path in paths:
+        table = clean_table(path, columns)
+        if table is None or (tables and table.schema.names != tables[0].schema.names):
+            return None
+        tables.append(table)
+    return to_frame(tables) if tables else None
+
+
+def to_frame(tables: list) -> pd.DataFrame:
+    """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once)."""
+    import pyarrow as pa
+
+    names = tables[0].column_names
+    out, arrow = {}, {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
+    del tables
+    for name in list(arrow):
+        column, kind = arrow.pop(name), FIELD_KINDS[name]  # each Arrow column freed once converted
+        if kind in ("float", "int"):
+            out[name] = column.to_numpy().astype(np.float64, copy=False)
+        elif kind == "bool":
+            out[name] = pd.BooleanDtype().__from_arrow__(column)
+        elif name in UNIQUE_TEXT:
+            out[name] = pd.StringDtype("pyarrow").__from_arrow__(column)
+        else:
+            out[name] = _categorical(column)
+    return pd.DataFrame(out, copy=False)

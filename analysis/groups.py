@@ -1,0 +1,111 @@
+"""Splitting prepared records into (run_id, target, scenario, operation) groups without a copy per group.
+
+`split_groups` keeps only the columns the analysis reads, dictionary-encodes their text (one factorize per
+column, shared with the group keys: pandas `Categorical` with sorted categories), and finds every group's
+rows with one stable sort of the combined group code (no hashing of rows, no per-row Python). Rows keep
+their order within a group, exactly as `DataFrame.groupby(sort=True)` gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from analysis.frame import TEXT_COLUMNS
+
+GROUP_KEYS = ("run_id", "target", "scenario", "operation")
+ANALYSIS_COLUMNS = (
+    *GROUP_KEYS,
+    "t_s",
+    "ok_bool",
+    "cold_known",
+    "cold_bool",
+    "cold_from_report",
+    "error_kind",
+    "actual_send_unix_s",
+    "completion_unix_s",
+    "latency_ms",
+    "service_latency_ms",
+    "send_lag_ms",
+    "inference_ms",
+    "duration_ms",
+    "handler_ms",
+    "init_ms",
+    "billed_ms",
+    "memory_mb",
+    "request_bytes",
+    "instance_id",
+    "model_name",
+    "weights",
+    "runtime",
+)
+
+DERIVED = ("t_s", "ok_bool", "cold_known", "cold_bool", "cold_from_report")  # made by frame.prepare / coldstart
+# the record columns a report's analysis reads (prepare's inputs and REPORT-line joins included)
+RECORD_COLUMNS = (
+    *(name for name in ANALYSIS_COLUMNS if name not in DERIVED),
+    "intended_send_unix_s",
+    "ok",
+    "cold_start",
+    "function_request_id",
+    "max_memory_used_mb",
+)
+
+
+def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int64, NA as its own code) and sorted distinct values of a column."""
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
+        categories = column.cat.categories
+        if not categories.is_monotonic_increasing:  # groups come sorted by value, whatever the category order
+            column = column.cat.reorder_categories(categories.sort_values(), ordered=False)
+            categories = column.cat.categories
+        return column.cat.codes.to_numpy().astype(np.int64), categories
+    codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+
+
+def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
+    code = np.zeros(n, dtype=np.int64)
+    for name in GROUP_KEYS:
+        codes, values = encoded[name]
+        code = code * len(values) + codes
+    return code
+
+
+def _keys(code: int, encoded: dict[str, tuple[np.ndarray, pd.Index]]) -> dict[str, str]:
+    keys = {}
+    for name in reversed(GROUP_KEYS):
+        values = encoded[name][1]
+        code, index = divmod(code, len(values))
+        keys[name] = str(values[index])
+    return {name: keys[name] for name in GROUP_KEYS}
+
+
+def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
+    """(keys, group) per group, sorted by keys; each group holds `ANALYSIS_COLUMNS` (those present).
+
+    Rows already in group order are handed out as views; else each group's rows are gathered when its
+    turn comes (one group's copy alive at a time, not a reordered copy of everything).
+    """
+    if frame.empty:
+        return
+    names = [name for name in ANALYSIS_COLUMNS if name in frame.columns]
+    encoded = {name: _encoded(frame[name]) for name in names if name in TEXT_COLUMNS}
+    code = _group_code(encoded, len(frame))
+    order = None if bool(np.all(code[1:] >= code[:-1])) else np.argsort(code, kind="stable")
+    ordered = code if order is None else code[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    stops = np.append(starts[1:], len(ordered))
+    arrays = {name: frame[name].to_numpy() for name in names if name not in encoded}
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        rows = slice(start, stop) if order is None else order[start:stop]
+        columns = {}
+        for name in names:
+            if name in encoded:
+                codes, values = encoded[name]
+                columns[name] = pd.Categorical.from_codes(codes[rows], dtype=pd.CategoricalDtype(values))
+            else:
+                columns[name] = arrays[name][rows]
+        yield _keys(int(ordered[start]), encoded), pd.DataFrame(columns, copy=False)

@@ -1,0 +1,217 @@
+"""The fast paths give the same figures as the plain ones: vectorised percentiles vs numpy, the one-sort
+group split vs pandas groupby, the pyarrow reader vs the exact reader (and its fallback on unclean files)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from analysis_helpers import rec, write_run
+
+from analysis.coldstart import idle_gap_s, in_flight_at_send
+from analysis.fastread import cache_path, read_clean
+from analysis.frame import _read_exact, load_frame, prepare
+from analysis.groups import split_groups
+from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
+from analysis.summary import analyse, iter_groups
+from analysis.windows import latency_orders, window_frame
+from labkit.records import FIELD_NAMES, ReadCounts
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_grouped_percentiles_equal_numpy_exactly_per_group_and_window(seed):
+    rng = np.random.default_rng(seed)
+    n, groups, windows = int(rng.integers(1, 3000)), int(rng.integers(1, 5)), int(rng.integers(1, 40))
+    group = rng.integers(0, groups, n)
+    window = rng.integers(0, windows, n)
+    values = np.round(rng.lognormal(3.0, 1.0, n), int(rng.integers(0, 4)))  # rounding makes ties
+    values[rng.random(n) < 0.05] = np.nan
+    codes = group * windows + window
+    out = grouped_percentiles(codes, values, groups * windows)
+    keep = ~np.isnan(values)
+    shared = grouped_percentiles(codes[keep], values[keep], groups * windows, value_order=np.argsort(values[keep]))
+    for code in range(groups * windows):
+        mine = values[(codes == code) & keep]
+        assert out["count"][code] == shared["count"][code] == mine.size
+        for p in PERCENTILES:
+            key = percentile_key(p)
+            expected = np.percentile(mine, p) if mine.size else np.nan
+            np.testing.assert_array_equal([out[key][code], shared[key][code]], [expected, expected])
+        if mine.size:
+            assert out["max"][code] == mine.max()
+
+
+def test_sorted_percentiles_equal_numpy_bit_for_bit_on_awkward_sizes():
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 7, 10, 999, 1000, 1001):
+        values = np.sort(rng.standard_normal(n) * 1e3)
+        out = sorted_percentiles(values, np.array([0]), np.array([n]), (0.0, 1.0, 33.3, 50.0, 99.9, 100.0))
+        for p in (0.0, 1.0, 33.3, 50.0, 99.9, 100.0):
+            assert out[percentile_key(p)][0] == np.percentile(values, p)
+
+
+def _records(n: int = 240) -> list:
+    records = []
+    for i in range(n):
+        target = ("faas", "server", "faas-b")[i % 3]
+        cold = (i % 50 == 0) if i % 3 == 0 else None
+        records.append(rec(i, target, 20.0 + (i * 37) % 101, gap_s=0.1, cold_start=cold,
+                           instance_id=f"e{i % 4}" if i % 3 != 1 else "", memory_mb=1024 if i % 3 == 0 else None,
+                           duration_ms=12.5 + i % 7, model_name="mobilenetv2", weights="random"))  # fmt: skip
+    records[5].ok, records[5].error_kind, records[5].status_code = False, "http_5xx", 503
+    records[7].ok, records[7].error_kind = False, "interrupted"
+    records[9].error_message = 'a "quoted", multi\nline message'
+    return records
+
+
+def test_split_groups_is_groupby_without_copies():
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    ours = list(iter_groups(frame))
+    theirs = list(frame.groupby(["run_id", "target", "scenario", "operation"], sort=True))
+    assert [keys["target"] for keys, _ in ours] == [str(values[1]) for values, _ in theirs]
+    for (_, mine), (_, expected) in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine["latency_ms"].to_numpy(), expected["latency_ms"].to_numpy())
+        assert mine["instance_id"].astype(str).tolist() == expected["instance_id"].astype(str).tolist()
+
+
+def test_windows_with_shared_orders_equal_windows_alone():
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    _, group = next(split_groups(frame))
+    orders = latency_orders(group)
+    for window_s in (1.0, 5.0):
+        pd.testing.assert_frame_equal(window_frame(group, window_s, orders=orders), window_frame(group, window_s))
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_fast_reader_reads_what_the_exact_reader_reads(tmp_path):
+    path = write_run(tmp_path, _records()).record_files()[0]
+    fast, exact = read_clean(path), _read_exact(path, False, None)
+    assert fast is not None and list(fast.columns) == list(exact.columns)
+    for name in exact.columns:
+        if isinstance(fast[name].dtype, pd.CategoricalDtype):
+            assert fast[name].astype(str).tolist() == exact[name].astype(str).tolist(), name
+        else:
+            pd.testing.assert_series_equal(fast[name], exact[name], check_dtype=False, obj=name)
+    a, b = analyse(prepare(fast)), analyse(prepare(exact))
+    assert _same(json.loads(json.dumps(a, default=str)), json.loads(json.dumps(b, default=str)))
+
+
+def test_fast_reader_keeps_only_asked_columns_and_merges_files(tmp_path):
+    run = write_run(tmp_path, _records())
+    with run.writer("y") as writer:
+        writer.write_all(_records(30))
+    frame = load_frame(run.record_files(), columns=["target", "latency_ms", "ok"])
+    assert list(frame.columns) == ["target", "latency_ms", "ok"] and len(frame) == 270
+    assert sorted(frame["target"].astype(str).unique()) == ["faas", "faas-b", "server"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "torn"),
+    [
+        (b"r,x,locust,s,faas,predict,1.0", 1),  # no final newline: a torn record
+        (b"", 0),
+    ],
+)
+def test_unclean_files_take_the_exact_path(tmp_path, tail, torn):
+    path = write_run(tmp_path, _records(12)).record_files()[0]
+    with path.open("ab") as handle:
+        handle.write(tail)
+    counts = ReadCounts()
+    frame = load_frame([path], counts=counts)
+    assert len(frame) == 12 and counts.torn == torn
+    assert (read_clean(path) is None) == bool(torn)
+
+
+@pytest.mark.parametrize(("field", "bad"), [("ok", ""), ("latency_ms", "nan"), ("status_code", "2.5"), ("ok", "1")])
+def test_cells_the_exact_reader_rejects_are_left_to_it(tmp_path, field, bad):
+    path = write_run(tmp_path, _records(12)).record_files()[0]
+    lines = path.read_text().splitlines(keepends=True)
+    cells = lines[3].rstrip("\n").split(",")
+    cells[list(FIELD_NAMES).index(field)] = bad
+    lines[3] = ",".join(cells) + "\n"
+    path.write_text("".join(lines))
+    assert read_clean(path) is None
+    counts = ReadCounts()
+    assert len(load_frame([path], skip_bad_rows=True, counts=counts)) == 11 and counts.bad == 1
+
+
+def test_a_clean_file_is_cached_as_parquet_and_a_changed_one_is_read_again(tmp_path):
+    run = write_run(tmp_path, _records(30))
+    path = run.record_files()[0]
+    first = load_frame([path])
+    where = cache_path(path)
+    assert where is not None and where.is_file()
+    pd.testing.assert_frame_equal(load_frame([path]), first)  # from the cache
+    assert list(load_frame([path], columns=["latency_ms"]).columns) == ["latency_ms"]
+    with run.writer("x") as writer:  # the run goes on: the file grows, the cache is stale
+        writer.write_all([rec(100, "faas", 20.0)])
+    assert len(load_frame([path])) == 31
+
+
+def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path):
+    records = _records(300) * 70  # over Arrow's 1 MB block: some quoted newline straddles two blocks
+    for i, record in enumerate(records):
+        record.error_message = f'line one,\n"line" two {i}' if i % 3 == 0 else ""
+    path = write_run(tmp_path, records).record_files()[0]
+    assert path.stat().st_size > 2 << 20
+    fast, exact = read_clean(path), _read_exact(path, False, None)
+    assert fast is not None and len(fast) == len(exact) == len(records)
+    assert fast["error_message"].tolist() == exact["error_message"].tolist()
+    np.testing.assert_array_equal(fast["latency_ms"].to_numpy(), exact["latency_ms"].to_numpy())
+
+
+def test_groups_analysed_side_by_side_give_the_same_summary(monkeypatch):
+    from analysis import summary
+
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    monkeypatch.setattr(summary, "ANALYSIS_THREADS", 1)
+    alone = json.dumps(analyse(frame), default=str, sort_keys=True)
+    monkeypatch.setattr(summary, "ANALYSIS_THREADS", 2)
+    assert json.dumps(analyse(frame), default=str, sort_keys=True) == alone
+
+
+def test_groups_come_sorted_by_value_whatever_the_category_order():
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records(30)]))
+    frame["target"] = pd.Categorical(frame["target"].astype(str), categories=["server", "faas-b", "faas"])
+    assert [keys["target"] for keys, _ in split_groups(frame)] == ["faas", "faas-b", "server"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_in_flight_and_idle_gap_equal_plain_searches(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(1, 60))
+        sent = np.round(rng.random(n) * 5, 1)  # rounded: ties
+        done = sent + np.round(rng.random(n), 1)
+        sent[rng.random(n) < 0.1], done[rng.random(n) < 0.1] = np.nan, np.nan
+        group = pd.DataFrame({"actual_send_unix_s": sent, "t_s": sent, "completion_unix_s": done})
+        ends = np.sort(np.where(np.isnan(done), np.inf, done))
+        expected = np.searchsorted(np.sort(sent), sent, "left") - np.searchsorted(ends, sent, "right")
+        np.testing.assert_array_equal(in_flight_at_send(group), np.maximum(expected, 0))
+        recorded = np.sort(done[~np.isnan(done)])
+        index = np.searchsorted(recorded, sent, "left") - 1
+        previous = np.where(index >= 0, recorded[np.maximum(index, 0)] if recorded.size else np.nan, np.nan)
+        np.testing.assert_array_equal(idle_gap_s(group), sent - previous)
+
+
+def test_sla_checks_from_sorted_latencies_equal_the_plain_ones():
+    from analysis.sla import PERCENTILE_BOUNDS, SlaSpec, check_bound
+
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    _, group = next(split_groups(frame))
+    spec = SlaSpec({})
+    rows, order = latency_orders(group)["latency"]
+    sorted_ms = group["latency_ms"].to_numpy()[rows][order]
+    for key in (*PERCENTILE_BOUNDS, "max_ms"):
+        for bound in (30.0, 80.0, 200.0):
+            assert check_bound(group, key, bound, spec, sorted_ms) == check_bound(group, key, bound, spec)
