@@ -23,7 +23,8 @@ from awslab.aws import aws_errors
 from awslab.cloudwatch import FetchBound, FetchResult, fetch_report_events, write_report_log
 from awslab.join import join_reports, reports_by_id, result_record
 from labkit.errors import ConfigError, InputError
-from labkit.records import RecordWriter, RequestRecord, iter_records
+from labkit.records import RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 from labkit.reportlog import ReportLine, iter_report_lines
 from labkit.rundir import RunDir
 

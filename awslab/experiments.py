@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from awslab.functions import UpdateBound, force_cold_start, function_config, set_memory
 from awslab.invoke import Sender, burst
 from labkit.errors import ConfigError
-from labkit.records import RecordWriter, RequestRecord
+from labkit.records import RequestRecord
+from labkit.recordwriter import RecordWriter
 from labkit.runctx import RunContext
 from labkit.rundir import RunDir
 

@@ -20,6 +20,7 @@ import json
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,10 @@ class FastHttp(asyncio.Protocol):
                 return
             self.buffer = self.buffer[total:]
             self.transport.write(RESPONSE)  # type: ignore[attr-defined]
+            self.answered()
+
+    def answered(self) -> None:
+        """Called once per request answered (a subclass counts them)."""
 
 
 def serve(port: int) -> None:
@@ -65,6 +70,43 @@ def serve(port: int) -> None:
         server = await asyncio.get_running_loop().create_server(FastHttp, LOOPBACK, port)
         async with server:
             await server.serve_forever()
+
+    asyncio.run(main())
+
+
+class CountedHttp(FastHttp):
+    """FastHttp with an access log kept in memory: `<unix s with ms> 200` per request (bench_load_max)."""
+
+    lines: list[str] = []
+
+    def answered(self) -> None:
+        self.lines.append(f"{time.time():.3f} 200\n")
+
+
+def serve_counted(port: int, log_path: Path) -> None:
+    """Serve like `serve`, writing the access log to `log_path` every 0.2 s; SIGUSR1 reopens it (as nginx does,
+    for a rotation: what was buffered goes to the old file first)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        handle = [log_path.open("a")]
+
+        def write_out() -> None:
+            lines, CountedHttp.lines[:] = CountedHttp.lines[:], []
+            handle[0].write("".join(lines))
+            handle[0].flush()
+
+        def reopen() -> None:
+            write_out()
+            handle[0].close()
+            handle[0] = log_path.open("a")
+
+        loop.add_signal_handler(signal.SIGUSR1, reopen)
+        server = await loop.create_server(CountedHttp, LOOPBACK, port)
+        async with server:
+            while True:
+                await asyncio.sleep(0.2)
+                write_out()
 
     asyncio.run(main())
 

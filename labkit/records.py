@@ -1,8 +1,8 @@
 """The one request-record schema shared by every producer (Locust, replay, function side) and the analysis.
 
 A record is flat, units are in field names, and errors are data (`ok`, `error_kind`, `error_message`),
-never dropped. Records are stored as CSV files (one per producer process) under `runs/<id>/records/`;
-each row is flushed when written so a crash or Ctrl-C loses nothing already recorded.
+never dropped. Records are stored as CSV files (one per producer process) under `runs/<id>/records/`,
+written by labkit.recordwriter.RecordWriter (what a crash can lose is said there); read here.
 
 Times are Unix epoch seconds (float, wall clock); durations are milliseconds.
 `latency_ms` is measured from the *intended* send time (no coordinated omission);
@@ -14,13 +14,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -175,67 +174,6 @@ def record_from_row(row: dict[str, str], where: str) -> RequestRecord:
         raise InputError(f"{where}: missing required columns {missing}; expected the record header")
     values = {name: _decode(name, row[name], where) for name in FIELD_NAMES if name in row}
     return RequestRecord(**values)
-
-
-def cut_torn_tail(path: Path, chunk_bytes: int = 1 << 16) -> int:
-    """Cut a torn last line (what a kill mid-write leaves) so that appending starts on a fresh line; the
-    number of bytes cut (0 when the file ends with a newline or does not exist)."""
-    if not path.is_file():
-        return 0
-    with path.open("r+b") as handle:
-        end = handle.seek(0, os.SEEK_END)
-        position = end
-        while position > 0:
-            start = max(0, position - chunk_bytes)
-            handle.seek(start)
-            block = handle.read(position - start)
-            if position == end and block.endswith(b"\n"):
-                return 0
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                position = start + newline + 1
-                break
-            position = start
-        handle.truncate(position)
-        return end - position
-
-
-class RecordWriter:
-    """Appends records to one CSV file, flushing every row (nothing lost on a crash or Ctrl-C). A torn last
-    line left by an earlier writer is cut first, so it cannot glue onto the next row."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cut_torn_tail(path)
-        new_file = not path.exists() or path.stat().st_size == 0
-        self._file: TextIO = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
-        self._csv = csv.writer(self._file)
-        self.count = 0
-        if new_file:
-            self._csv.writerow(FIELD_NAMES)
-            self._file.flush()
-
-    def write(self, record: RequestRecord) -> None:
-        self._csv.writerow(record_to_row(record))
-        self._file.flush()
-        self.count += 1
-
-    def write_all(self, records: Iterable[RequestRecord]) -> None:
-        for record in records:
-            self.write(record)
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 BAD_ROWS_LISTED = 5  # skipped bad rows named one by one (in ReadCounts.bad_at); the rest are only counted

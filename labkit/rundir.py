@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import InputError
-from labkit.records import SCHEMA_VERSION, RecordWriter, RequestRecord, read_records
+from labkit.records import SCHEMA_VERSION, RequestRecord, read_records
+from labkit.recordwriter import RecordWriter
 
 MANIFEST = "manifest.json"
 TRACKED_PACKAGES = ("locust", "boto3", "onnxruntime", "onnx", "numpy", "pandas", "moto", "gunicorn")

@@ -15,19 +15,18 @@ counted from the intended send time.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import gevent
 import numpy as np
 from gevent import GreenletExit
-from gevent.pool import Pool
 from locust import FastHttpUser, LoadTestShape, events, task
-from locust.exception import StopUser
+from locust.exception import CatchResponseError, StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from analysis.report import write_report
@@ -38,14 +37,16 @@ from labkit.rundir import RunDir
 from labkit.startsync import await_start, mark_ready
 from locustfiles import labcloud
 from locustfiles.options import LabPlan, add_lab_arguments, check_plan, plan_from_options
-from locustfiles.pacing import run_schedule
+from locustfiles.pacing import SenderPool, run_schedule
 from locustfiles.process import ProcessState, plan_of, plan_snapshot, worker_side_run
 from locustfiles.recording import Exchange, unanswered_record
+from locustfiles.sender import Sender
 from locustfiles.settings import load_settings
 from locustfiles.shapes import partition
 
 log = logging.getLogger("loadlab")
 DISTRIBUTED_LEAD_S = 2.0  # the master sets the common schedule start this far ahead, for spawn messages
+REQUEST_ID_HEADER = "x-loadlab-client-request-id"  # the server side can log it: one id per request
 STOP_GRACE_S = 15.0  # past schedule + network timeout, the shape ends the test whatever happens
 SYNC_TIMEOUT_S = 180.0  # how long a process waits for the runner's common start
 STATE = ProcessState()
@@ -213,8 +214,13 @@ class DroppedSend(Exception):
     """A scheduled request that was not sent (shown in Locust's failure stats; recorded as "dropped")."""
 
 
+class TransportError(Exception):
+    """No HTTP response: connection refused or reset, timeout (shown in Locust's failure stats)."""
+
+
 class InferenceUser(FastHttpUser):
-    """The dispatcher: one per Locust process; each request runs in a greenlet of its own."""
+    """The dispatcher: one per Locust process; each request runs in a greenlet of its own. Locust's FastHttpUser
+    gives the host handling; the requests go through locustfiles.sender (a leaner client on the same library)."""
 
     concurrency = 64
     network_timeout = 60.0
@@ -227,6 +233,7 @@ class InferenceUser(FastHttpUser):
             self.concurrency = STATE.plan.per_process_cap(STATE.process_count)  # connection pool = cap
             self.network_timeout = STATE.plan.network_timeout_s
         super().__init__(environment)
+        self._sender: Sender | None = None
 
     @task
     def drive(self) -> None:
@@ -236,55 +243,62 @@ class InferenceUser(FastHttpUser):
         plan, offsets_s = STATE.plan, STATE.shape.arrival_offsets_s()
         mine_s = partition(offsets_s, STATE.slot, STATE.process_count)
         indexes = partition(np.arange(offsets_s.size), STATE.slot, STATE.process_count)
-        pool = Pool(size=plan.per_process_cap(STATE.process_count))
+        pool = SenderPool(plan.per_process_cap(STATE.process_count))
+        try:
+            self._sender = sender = Sender(STATE.url, plan.predict_path, _payloads, REQUEST_ID_HEADER,
+                                           self.connection_timeout, plan.network_timeout_s)  # fmt: skip
+        except ValueError as exc:  # not an http(s) URL: nothing can be sent, the test ends (see the shape)
+            STATE.refused = str(exc)
+            log.error("load refused: %s", exc)
+            raise StopUser() from None
         start_unix_s = STATE.start_unix_s or time.time()
+        gc.freeze()  # what exists now (imports, the schedule) is never garbage: collections skip it from here on
         try:
             stats = run_schedule(mine_s, indexes, start_unix_s, pool, self._send, self._drop, plan.max_lag_s)
             pool.join(timeout=plan.network_timeout_s + 5)
         finally:
             pool.kill(block=True, timeout=5)
+            sender.close()
+            gc.unfreeze()  # the next test (web UI) freezes afresh
         log.info("dispatcher p%d/%d: %d sent, %d dropped (cap %d, late %d), max send lag %.3f s", STATE.slot,
                  STATE.process_count, stats.sent, stats.dropped, stats.dropped_cap, stats.dropped_late,
                  stats.max_send_lag_s)  # fmt: skip
         raise StopUser()
 
     def _drop(self, index: int, intended_unix_s: float, reason: str) -> None:
-        request_id = f"{index:07d}-{uuid.uuid4().hex[:12]}"
-        STATE.write(unanswered_record(request_id, intended_unix_s, None, "dropped", reason, **STATE.identity))
+        STATE.write(unanswered_record(STATE.request_id(index), intended_unix_s, None, "dropped", reason,
+                                      **STATE.identity))  # fmt: skip
+        # one entry per cause in Locust's error table, not one per lateness figure (the record has the detail)
+        cause = "not sent: the cap of requests in flight" if "(the cap)" in reason else "not sent: too late"
         self.environment.events.request.fire(request_type="POST", name="predict (dropped)", response_time=0.0,
-                                             response_length=0, exception=DroppedSend(reason), context={})  # fmt: skip
+                                             response_length=0, exception=DroppedSend(cause), context={})  # fmt: skip
 
     def _send(self, index: int, intended_unix_s: float) -> None:
-        assert STATE.plan is not None
-        request_id = f"{index:07d}-{uuid.uuid4().hex[:12]}"
-        payload = _payloads[index % len(_payloads)]
-        headers = {"Content-Type": "application/json", "x-loadlab-client-request-id": request_id}
+        sender = self._sender
+        assert sender is not None
+        request_id = STATE.request_id(index)
+        payload_index = index % len(_payloads)
         actual_unix_s = time.time()
         try:
-            with self.client.post(STATE.plan.predict_path, data=payload, headers=headers, name="predict",
-                                  catch_response=True) as response:  # fmt: skip
-                completion_unix_s = time.time()
-                status = int(response.status_code or 0)
-                if not 200 <= status < 300:
-                    response.failure(f"HTTP {status}")
-                exchange = Exchange(
-                    request_id=request_id,
-                    intended_send_unix_s=intended_unix_s,
-                    actual_send_unix_s=actual_unix_s,
-                    completion_unix_s=completion_unix_s,
-                    status_code=status,
-                    body=response.content or b"",
-                    # items(), not dict(): geventhttpclient's Headers maps a name to (name, value) pairs
-                    headers=dict(response.headers.items()) if response.headers else {},
-                    request_bytes=len(payload),
-                    transport_error=str(response.error) if status == 0 and response.error else "",
-                )
+            reply = sender.post(payload_index, request_id)
         except GreenletExit:
             message = "abandoned in flight: the load generator stopped before the answer came"
             STATE.write(unanswered_record(request_id, intended_unix_s, actual_unix_s, "interrupted", message,
                                           **STATE.identity))  # fmt: skip
             raise
-        STATE.write_exchange(exchange)
+        completion_unix_s = time.time()
+        status = reply.status_code
+        failure: Exception | None = None
+        if reply.error:
+            failure = TransportError(reply.error)
+        elif not 200 <= status < 300:
+            failure = CatchResponseError(f"HTTP {status}")
+        self.environment.events.request.fire(request_type="POST", name="predict", context={}, exception=failure,
+                                             response_time=(completion_unix_s - actual_unix_s) * 1000.0,
+                                             response_length=len(reply.body), start_time=actual_unix_s)  # fmt: skip
+        STATE.write_exchange(Exchange(request_id, intended_unix_s, actual_unix_s, completion_unix_s, status,
+                                      reply.body, reply.headers, sender.payload_bytes[payload_index],
+                                      reply.error))  # fmt: skip
 
 
 class OpenModelShape(LoadTestShape):

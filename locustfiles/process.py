@@ -2,7 +2,10 @@
 
 One `ProcessState` lives in each Locust process (local runner, master or worker) and is reset at every
 test start. Records go to `runs/<id>/records/locust-<target>-p<slot>of<count>-<host>-<pid>.csv`, one file
-per process, each row flushed as written (nothing lost on a crash or Ctrl-C).
+per process, buffered and flushed every FLUSH_INTERVAL_S (by a greenlet when idle) and on close: Ctrl-C and
+SIGTERM go through Locust's stop, which closes the writer; a kill -9 loses what RecordWriter says.
+Request ids are `<arrival index>-<12 hex chars drawn once per process and test>`: unique in a run and across
+runs, at the cost of one format per request (not a uuid4 each).
 """
 
 from __future__ import annotations
@@ -12,15 +15,21 @@ import json
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.records import SCHEMA_VERSION, RecordWriter, RequestRecord
+import gevent
+
+from labkit.records import SCHEMA_VERSION, RequestRecord
+from labkit.recordwriter import RecordWriter
 from labkit.rundir import MANIFEST, RunDir
 from locustfiles.options import LabPlan
 from locustfiles.recording import Exchange, exchange_to_record
 from locustfiles.shapes import AnyShape
+
+FLUSH_INTERVAL_S = 0.1  # records reach the file at least this often (RecordWriter.flush_interval_s)
 
 
 @dataclass
@@ -40,13 +49,21 @@ class ProcessState:
     start_unix_s: float = 0.0  # common schedule start (distributed), 0: when the dispatcher starts
     dispatched: bool = False  # one dispatcher per process per test: a second one exits at once
     completed: bool = False  # the shape ended because every dispatcher finished
+    id_suffix: str = ""  # the second part of every request id of this process and test
+    flusher: Any = None  # the greenlet flushing the writer while requests are few
 
     def open_writer(self, run: RunDir, target: str, scenario: str) -> None:
         self.close_writer()
         producer = f"locust-{target}-p{self.slot}of{self.process_count}-{socket.gethostname()}-{os.getpid()}"
-        self.writer = run.writer(producer)
+        self.writer = writer = run.writer(producer)
+        writer.flush_interval_s = FLUSH_INTERVAL_S
+        self.flusher = gevent.spawn(_flush_every, writer, FLUSH_INTERVAL_S)
+        self.id_suffix = uuid.uuid4().hex[:12]
         self.identity = {"run_id": run.run_id, "source": "locust", "scenario": scenario, "target": target,
                          "worker": producer}  # fmt: skip
+
+    def request_id(self, index: int) -> str:
+        return f"{index:07d}-{self.id_suffix}"
 
     def write(self, record: RequestRecord) -> None:
         if self.writer is not None:
@@ -63,6 +80,9 @@ class ProcessState:
         self.write(record)
 
     def close_writer(self) -> None:
+        if self.flusher is not None:
+            self.flusher.kill(block=False)
+            self.flusher = None
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -73,6 +93,13 @@ class ProcessState:
         fresh = ProcessState()
         for item in dataclasses.fields(self):
             setattr(self, item.name, getattr(fresh, item.name))
+
+
+def _flush_every(writer: RecordWriter, interval_s: float) -> None:
+    """Flush `writer` every `interval_s` (writes flush it too when due; this covers a quiet spell)."""
+    while not writer.closed:
+        gevent.sleep(interval_s)
+        writer.flush()
 
 
 def worker_side_run(path: Path) -> RunDir:

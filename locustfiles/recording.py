@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.records import RequestRecord
+from labkit.records import FUNCTION_FIELDS, RequestRecord
 
 
 def _flag(text: str) -> bool:
@@ -32,7 +32,7 @@ PLATFORM_HEADERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Exchange:
     """What the client saw of one request."""
 
@@ -42,7 +42,7 @@ class Exchange:
     completion_unix_s: float
     status_code: int  # 0 when no HTTP response arrived
     body: bytes
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # as the client gave them (not copied): see _platform_fields
     request_bytes: int
     transport_error: str = ""  # connection reset, timeout...
 
@@ -80,27 +80,44 @@ def _error_message(parsed: dict[str, Any] | None, body: bytes, transport_error: 
 
 
 def _platform_fields(headers: Mapping[str, str]) -> dict[str, Any]:
-    lowered = {k.lower(): str(v) for k, v in headers.items()}
+    """The platform headers present. A plain dict is matched case-insensitively by lowering its keys (the
+    dispatcher's holds only the `x-loadlab-*` headers); any other mapping must look names up case-insensitively
+    itself, as HTTP libraries' header types do (a value, or a list for a repeated header: the last one)."""
+    get = {k.lower(): v for k, v in headers.items()}.get if type(headers) is dict else headers.get
     out: dict[str, Any] = {}
     for header, (field, cast) in PLATFORM_HEADERS.items():
-        if lowered.get(header):
+        value = get(header)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value:
             try:
-                out[field] = cast(lowered[header])
+                out[field] = cast(str(value))
             except ValueError:
                 continue
     return out
 
 
 def exchange_to_record(exchange: Exchange, **identity: str) -> RequestRecord:
-    """A record for `exchange`; `identity` gives run_id, source, scenario, target, worker."""
+    """A record for `exchange`; `identity` gives run_id, source, scenario, target, worker.
+
+    The body is parsed once (a 2xx must be a JSON object, else "bad_response"; the function-side fields and
+    error messages come from it) and the record built once: body fields win over platform headers."""
     parsed = _parse_body(exchange.body)
     kind = error_kind(exchange.status_code, exchange.transport_error)
     if not kind and parsed is None:
         kind = "bad_response"
-    record = RequestRecord.timed(
-        intended_send_unix_s=exchange.intended_send_unix_s,
-        actual_send_unix_s=exchange.actual_send_unix_s,
-        completion_unix_s=exchange.completion_unix_s,
+    fields = _platform_fields(exchange.headers) if exchange.headers else {}
+    if parsed and not kind:
+        fields.update((name, parsed[key]) for key, name in FUNCTION_FIELDS.items() if parsed.get(key) is not None)
+    intended_s, actual_s = exchange.intended_send_unix_s, exchange.actual_send_unix_s
+    completion_s = exchange.completion_unix_s
+    return RequestRecord(  # RequestRecord.timed's three durations, without its second pass over the arguments
+        intended_send_unix_s=intended_s,
+        actual_send_unix_s=actual_s,
+        completion_unix_s=completion_s,
+        latency_ms=(completion_s - intended_s) * 1000.0,
+        service_latency_ms=(completion_s - actual_s) * 1000.0,
+        send_lag_ms=(actual_s - intended_s) * 1000.0,
         request_id=exchange.request_id,
         operation="predict",
         ok=not kind,
@@ -109,10 +126,9 @@ def exchange_to_record(exchange: Exchange, **identity: str) -> RequestRecord:
         error_message=_error_message(parsed, exchange.body, exchange.transport_error) if kind else "",
         request_bytes=exchange.request_bytes,
         response_bytes=len(exchange.body),
-        **_platform_fields(exchange.headers),
+        **fields,
         **identity,
     )
-    return record.with_function_fields(parsed) if parsed and not kind else record
 
 
 def unanswered_record(

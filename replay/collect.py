@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from labkit.records import RecordWriter, RequestRecord, cut_torn_tail
+from labkit.records import RequestRecord
+from labkit.recordwriter import RecordWriter, cut_torn_tail
 from labkit.reportlog import ReportLine, iter_report_lines
 from replay.results import fetch_results, join_results
 

@@ -25,7 +25,8 @@ from experiments.planfile import write_plan_json
 from labkit.config import LabConfig
 from labkit.errors import ConfigError, InputError, Interrupted, TargetError
 from labkit.images import PayloadImage, image_set
-from labkit.records import RecordWriter, RequestRecord, iter_records
+from labkit.records import RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 from labkit.runctx import RunContext
 from labkit.rundir import RunDir
 from replay.asplan import replay_plan

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import InputError
-from labkit.records import FIELD_NAMES, RecordWriter, RequestRecord, iter_records
+from labkit.records import FIELD_NAMES, RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 
 
 def _record(i: int, **kw: object) -> RequestRecord:

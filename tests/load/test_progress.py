@@ -1,4 +1,5 @@
-from labkit.records import RecordWriter, RequestRecord
+from labkit.records import RequestRecord
+from labkit.recordwriter import RecordWriter
 from locustfiles.progress import ProgressPrinter, RecordTail
 from locustfiles.recording import unanswered_record
 from locustfiles.shapes import constant

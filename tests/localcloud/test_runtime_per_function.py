@@ -19,7 +19,8 @@ import yaml
 
 from labkit.config import DEFAULT_CONFIG_DIR, load_config
 from labkit.errors import ConfigError
-from labkit.records import RecordWriter, RequestRecord, iter_records
+from labkit.records import RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.s3 import make_client
 from locustfiles.recording import Exchange, exchange_to_record

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labkit.records import FIELD_NAMES, FUNCTION_FIELDS, RecordWriter, RequestRecord, iter_records
+from labkit.records import FIELD_NAMES, FUNCTION_FIELDS, RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 from locustfiles.recording import Exchange, exchange_to_record
 
 ROOT = Path(__file__).resolve().parents[2]

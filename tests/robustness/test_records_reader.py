@@ -14,7 +14,8 @@ import pytest
 from analysis.__main__ import main
 from analysis.frame import load_frame
 from labkit.errors import InputError
-from labkit.records import FIELD_NAMES, ReadCounts, RecordWriter, RequestRecord, iter_records
+from labkit.records import FIELD_NAMES, ReadCounts, RequestRecord, iter_records
+from labkit.recordwriter import RecordWriter
 from labkit.rundir import RunDir
 
 T0 = 1_795_434_000.0

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 from experiments.checks import Expected, check_http, check_replay
-from labkit.records import RecordWriter, RequestRecord
+from labkit.records import RequestRecord
+from labkit.recordwriter import RecordWriter
 
 
 def _rec(index: int, worker: str = "w1", scenario: str = "load") -> RequestRecord:
