@@ -19,12 +19,43 @@ def _xy(rows: list[dict[str, Any]], key: str, width_s: float) -> tuple[np.ndarra
 
 
 def _lines(timeline: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]], str]]:
+    """(legend label, rows, color) per workload series. A sweep's sub-runs run one after another: there the
+    same workload keeps its color and label in every sub-run (the sub-runs are told apart by their marks)."""
+    spans = [s for s in timeline["workloads"] if s.get("series")]
+    swept = len({s.get("sub_run", 0) for s in spans}) > 1
+    colors: dict[str, str] = {}
     out = []
-    for i, span in enumerate(s for s in timeline["workloads"] if s.get("series")):
+    for i, span in enumerate(spans):
+        key = span["workload"] if swept else span["tag"]
         for op, rows in sorted(span["series"].items()):
-            name = span["tag"] if len(span["series"]) == 1 else f"{span['tag']} {op}"
-            out.append((name, rows, COLORS[i % len(COLORS)] if op != "s3-infer" else COLORS[(i + 3) % len(COLORS)]))
+            name = key if len(span["series"]) == 1 else f"{key} {op}"
+            shift = 3 if op == "s3-infer" else 0
+            colors.setdefault(name, COLORS[(len(colors) if swept else i + shift) % len(COLORS)])
+            out.append((name, rows, colors[name]))
     return out
+
+
+def _sub_run_labels(ax: Any, timeline: dict[str, Any]) -> None:
+    """Each sub-run's sweep values, written up its start line."""
+    starts: dict[int, tuple[float, dict[str, Any]]] = {}
+    for span in timeline["workloads"]:
+        sub_run = span.get("sub_run", 0)
+        if span.get("sweep") and (sub_run not in starts or span["start_s"] < starts[sub_run][0]):
+            starts[sub_run] = (span["start_s"], span["sweep"])
+    for start_s, sweep in starts.values():
+        text = " · ".join(f"{key} {value}" for key, value in sweep.items())
+        ax.text(
+            start_s,
+            0.98,
+            f" {text}",
+            transform=ax.get_xaxis_transform(),
+            rotation=90,
+            va="top",
+            ha="left",
+            fontsize=7,
+            color="0.25",
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1},
+        )
 
 
 def _marks(ax: Any, timeline: dict[str, Any]) -> None:
@@ -54,13 +85,17 @@ def timeline_figure(timeline: dict[str, Any] | None) -> bytes | None:
         return None
     width_s = timeline["bin_s"]
     fig, (lat, rate) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    seen: set[str] = set()
     for name, rows, color in lines:
+        first = name not in seen  # a swept workload's later sub-runs add no legend entries
+        seen.add(name)
         for key, style in (("p50_ms", "-"), ("p99_ms", "--")):
             x, y = _xy(rows, key, width_s)
-            lat.plot(x, y, style, color=color, lw=1.4, label=f"{name} {key[:3]}")
+            lat.plot(x, y, style, color=color, lw=1.4, label=f"{name} {key[:3]}" if first else "_nolegend_")
         x, offered = _xy(rows, "offered_rps", width_s)
-        rate.plot(x, offered, color=color, lw=0.8, alpha=0.7, label=f"{name} offered")
-        rate.plot(x, _xy(rows, "achieved_rps", width_s)[1], color=color, lw=2.0, label=f"{name} achieved ok")
+        rate.plot(x, offered, color=color, lw=0.8, alpha=0.7, label=f"{name} offered" if first else "_nolegend_")
+        rate.plot(x, _xy(rows, "achieved_rps", width_s)[1], color=color, lw=2.0,
+                  label=f"{name} achieved ok" if first else "_nolegend_")  # fmt: skip
     lat.set_yscale("log")
     _plain_log(lat.yaxis)
     lat.set_ylabel("latency ms (from intended send)")
@@ -71,5 +106,6 @@ def timeline_figure(timeline: dict[str, Any] | None) -> bytes | None:
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     rate.set_ylim(0, rate.get_ylim()[1] * 1.12)  # headroom: no rate line on the top border
+    _sub_run_labels(lat, timeline)
     _trace_axis(lat, timeline)
     return _png(fig)

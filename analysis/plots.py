@@ -8,6 +8,7 @@ Legends sit outside the data (right of the axes), fonts are readable at the repo
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any
 
 import matplotlib
@@ -60,7 +61,11 @@ def _plain_log(axis: Any) -> None:
 
 def _png(fig: plt.Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.tight_layout()
+    with warnings.catch_warnings():
+        # a legend taller than its axes (a plan with dozens of workloads) cannot be laid out tightly: the default
+        # layout stays, and bbox_inches="tight" still saves the whole legend
+        warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+        fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
