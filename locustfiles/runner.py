@@ -33,7 +33,7 @@ INTERRUPT_WAIT_S = 30.0  # how long Locust gets to close its files after Ctrl-C
 ProgressFn = Callable[[], None]
 
 
-def _check_exit(child: Child, name: str) -> None:
+def check_exit(child: Child, name: str) -> None:
     # Locust exits 1 when any request failed: that is data (recorded), not a tool failure.
     code = child.poll()
     if code not in (0, 1):
@@ -81,7 +81,7 @@ def run_workload(ctx: RunContext, plan: Plan, name: str, url: str, progress: Pro
     finally:
         if child.poll() is None:
             child.stop(timeout_s=INTERRUPT_WAIT_S)
-    _check_exit(child, name)
+    check_exit(child, name)
     return child
 
 

@@ -5,9 +5,10 @@ cookie jar and checks each pooled socket with gevent's select; at a few thousand
 that costs more than the exchange itself. Here the request head is built once per payload (only the request id
 changes), the socket is written once, and a plain response read whole in one recv (Content-Length, HTTP/1.1) is
 split here; any other goes to geventhttpclient's C parser (llhttp: chunked bodies, 1xx, keep-alive rules).
-Connections are made by geventhttpclient's pools (DNS, IPv6, TLS like FastHttpUser's default: not verified),
-`connection_timeout_s` to connect, `network_timeout_s` per socket operation. No gzip is asked for, so
-`response_bytes` is what the server sent (as before, uncompressed).
+Connections are made by geventhttpclient's pools (DNS, IPv6, TLS like FastHttpUser's default: not verified,
+unless `verify_tls`), `connection_timeout_s` to connect, `network_timeout_s` per socket operation. No gzip is
+asked for, so `response_bytes` is what the server sent (as before, uncompressed). `exchange` sends any prepared
+request on the same pool (the S3 replay's signed PUTs: replay.signedput).
 """
 
 from __future__ import annotations
@@ -109,14 +110,14 @@ class Sender:
     """
 
     def __init__(self, base_url: str, path: str, payloads: list[bytes], id_header: str,
-                 connection_timeout_s: float, network_timeout_s: float) -> None:  # fmt: skip
+                 connection_timeout_s: float, network_timeout_s: float, verify_tls: bool = False) -> None:  # fmt: skip
         parts = urlsplit(base_url.rstrip("/") + path if path.startswith("/") else base_url + path)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url + path!r}")
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
         pool_type = SSLConnectionPool if tls else ConnectionPool
-        extra = {"insecure": True} if tls else {}
+        extra = {"insecure": not verify_tls} if tls else {}
         self._connector = pool_type(parts.hostname, port, parts.hostname, port, size=1,
                                     connection_timeout=connection_timeout_s,
                                     network_timeout=network_timeout_s, **extra)  # fmt: skip
@@ -148,13 +149,18 @@ class Sender:
 
     def post(self, payload_index: int, request_id: str) -> Reply:
         """Send payload `payload_index` with id `request_id`; the reply read in full (never raises for I/O)."""
+        return self.exchange(self._heads[payload_index] + request_id.encode("ascii") + self._tails[payload_index])
+
+    def exchange(self, request: bytes) -> Reply:
+        """Send `request` (a whole HTTP/1.1 request: head and body, for this connection's host) on a pooled
+        keep-alive connection, in one write; the reply read in full (never raises for I/O)."""
         try:
             sock = self._socket()
         except (OSError, HTTPParseError) as exc:
             return Reply(0, b"", _NO_HEADERS, f"{type(exc).__name__}: {exc}")
         reusable = False
         try:
-            sock.sendall(self._heads[payload_index] + request_id.encode("ascii") + self._tails[payload_index])
+            sock.sendall(request)
             data = sock.recv(BLOCK_BYTES)
             plain = _plain_response(data) if data else None
             if plain is not None:

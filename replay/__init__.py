@@ -3,6 +3,9 @@
 `python -m replay TRACE` (see replay/__main__.py for options and defaults). Modules:
   options    ScheduleSpec (fixed for a run, kept in the manifest) and ReplayOptions; window parsing
   scheduler  the open-loop sender: worker threads pull slots and send each at its intended time
+  locustengine  `--engine locust`: the same schedule sent by Locust processes (locustfiles/uploads.py), on
+             this machine or on workers across machines
+  signedput  SigV4-signed PUTs (the same Authorization as botocore's, cheaper per request)
   uploads    one PUT as a record (s3-put); object keys deterministic per run and schedule index
   retry      retries with full-jitter exponential backoff, every attempt recorded
   targets    the local cloud (started here), an S3 endpoint, or AWS S3

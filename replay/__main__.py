@@ -18,6 +18,16 @@ rest of the schedule is shifted to start at the resume time; lag is measured aga
 With the local cloud, results of uploads whose inference was not collected before an interruption
 are lost with that cloud and reported as missing_result.
 
+Engines (--engine): `threads` (default) sends from this process, a pool of threads with boto3 (retries with
+backoff, --resume). `locust` sends the same schedule with Locust users, the open-model pacing of the HTTP load
+(locustfiles.pacing): --processes N runs a Locust master and N workers on this machine (arrival i goes to
+worker i mod N; --remote-workers K adds K workers on other machines, see the README, "Replaying FIFA'98 at
+1:1"), each upload one SigV4-signed PUT on a pooled keep-alive connection, retried like the thread engine's,
+every attempt an s3-put record in records/replay-p<i>of<N>-<host>-<pid>.csv (one file per process; the join
+reads them all); a send that cannot start within 1 s of its intended time is recorded as `dropped`.
+--workers is then the cap of uploads in flight over all processes. A run interrupted under --engine locust
+is resumed with the thread engine (--resume).
+
 Exit codes: 0 done, 2 bad options, 3 bad trace/run dir, 4 target unreachable or every upload failed,
 130 interrupted.
 """
@@ -41,6 +51,7 @@ from replay.options import (
     DEFAULT_SEED,
     DEFAULT_SPEEDUP,
     DEFAULT_WINDOW,
+    ENGINES,
     TARGETS,
     ReplayOptions,
     ScheduleSpec,
@@ -84,7 +95,15 @@ def _parser() -> argparse.ArgumentParser:
         help="confirm --target aws (real S3 costs money), or an --s3-endpoint not on this machine",
     )
     r = p.add_argument_group("run")
-    r.add_argument("--workers", type=int, help="sender threads (default: sized to the peak rate, 4..256)")
+    r.add_argument("--engine", choices=ENGINES, default="threads",
+                   help="threads (default: boto3 in this process) or locust (Locust users, --processes)")  # fmt: skip
+    r.add_argument("--processes", type=int, help="--engine locust: Locust worker processes on this machine (1)")
+    r.add_argument("--remote-workers", type=int, help="--engine locust: Locust worker processes on other machines "
+                   "the master waits for (it prints their command)")  # fmt: skip
+    r.add_argument("--master-bind-host", help="--engine locust: where the Locust master listens (127.0.0.1; "
+                   "for --remote-workers an address they reach: its port has no authentication)")  # fmt: skip
+    r.add_argument("--workers", type=int, help="sender threads (default: sized to the peak rate, 4..256); with "
+                   "--engine locust the cap of uploads in flight over all processes")  # fmt: skip
     r.add_argument("--max-attempts", type=int, default=5, help="attempts per upload (default 5)")
     r.add_argument("--result-timeout-s", type=float, default=120.0,
                    help="wait this long after the last upload for results (default 120)")  # fmt: skip
@@ -120,6 +139,8 @@ def options_from_args(args: argparse.Namespace) -> tuple[ReplayOptions, set[str]
         image_count=args.image_count or 8, model=args.model or "", workers=args.workers,
         max_attempts=args.max_attempts, result_timeout_s=args.result_timeout_s, report_logs=tuple(args.report_log),
         runs_root=args.runs, resume=args.resume, yes=args.yes, write_report=not args.no_report,
+        engine=args.engine, processes=args.processes or 1, remote_workers=args.remote_workers or 0,
+        master_bind_host=args.master_bind_host or "",
     )  # fmt: skip
     return options, explicit
 
@@ -130,7 +151,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
     if args.peak_rps is not None and args.mean_rps is not None:
         parser.error("give --peak-rps or --mean-rps, not both")
     checks = [("--workers", args.workers, 1), ("--max-attempts", args.max_attempts, 1),
-              ("--image-count", args.image_count, 1), ("--max-uploads", args.max_uploads, 1)]  # fmt: skip
+              ("--processes", args.processes, 1), ("--image-count", args.image_count, 1),
+              ("--max-uploads", args.max_uploads, 1), ("--remote-workers", args.remote_workers, 0)]  # fmt: skip
     for name, value, low in checks:
         if value is not None and value < low:
             parser.error(f"{name} must be >= {low}, got {value}")
@@ -140,6 +162,13 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None
             parser.error(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if args.result_timeout_s < 0:
         parser.error(f"--result-timeout-s must be >= 0, got {args.result_timeout_s}")
+    for name in ("processes", "remote_workers", "master_bind_host"):
+        if getattr(args, name) is not None and args.engine != "locust":
+            parser.error(f"--{name.replace('_', '-')} is for --engine locust")
+    if args.remote_workers and not args.master_bind_host:
+        parser.error("--remote-workers needs --master-bind-host (an address of this machine the others reach)")
+    if args.engine == "locust" and args.resume is not None:
+        parser.error("--resume sends the rest with the thread engine: drop --engine locust")
     if args.target == "aws" and args.s3_endpoint:
         parser.error("--s3-endpoint is for a local S3 API; --target aws uses the default AWS session")
 

@@ -30,6 +30,7 @@ MAX_UPLOADS_CEILING = 100_000_000  # every upload's key and record are held in m
 CLI_NAMES = OptionNames(speedup="--speedup", scale="--peak-rps/--mean-rps", peak_rps="--peak-rps",
                         mean_rps="--mean-rps", max_count="--max-uploads", window="--window")  # fmt: skip
 TARGETS = ("local", "aws")
+ENGINES = ("threads", "locust")
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -79,6 +80,10 @@ class ReplayOptions:
     write_report: bool = True
     start_at_unix_s: float | None = None  # an experiment's common clock: the schedule's first instant
     records_prefix: str = ""  # an experiment's workload: records/<prefix>replay.csv, <prefix>s3-results.csv
+    engine: str = "threads"  # threads (boto3, this process) | locust (Locust users: replay.locustengine)
+    processes: int = 1  # the Locust engine's processes on this machine (a master and N workers when > 1)
+    remote_workers: int = 0  # the Locust engine's workers on other machines (the master waits for them)
+    master_bind_host: str = ""  # where the Locust master listens (default 127.0.0.1; remote workers need another)
 
     def __post_init__(self) -> None:
         check_s3_endpoint(self.s3_endpoint, self.yes)

@@ -45,7 +45,7 @@ class RetryPolicy:
         return rng.uniform(0.0, ceiling_s)
 
 
-def _attempt_record(record: RequestRecord, attempt: int, policy: RetryPolicy) -> RequestRecord:
+def attempt_record(record: RequestRecord, attempt: int, policy: RetryPolicy) -> RequestRecord:
     if attempt == 1 and record.ok:
         return record
     request_id = record.request_id if attempt == 1 else f"{record.request_id}-a{attempt}"
@@ -75,7 +75,7 @@ def upload_with_retry(
     attempt = 0
     while True:
         attempt += 1
-        record = _attempt_record(upload(s3, bucket, job, **labels), attempt, policy)
+        record = attempt_record(upload(s3, bucket, job, **labels), attempt, policy)
         on_record(record, attempt)
         if record.ok or record.error_kind not in RETRYABLE_KINDS or attempt >= policy.max_attempts:
             return record

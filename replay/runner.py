@@ -25,7 +25,7 @@ from experiments.planfile import write_plan_json
 from labkit.config import LabConfig
 from labkit.errors import ConfigError, InputError, Interrupted, TargetError
 from labkit.images import PayloadImage, image_set
-from labkit.records import RequestRecord, iter_records
+from labkit.records import RequestRecord
 from labkit.recordwriter import RecordWriter
 from labkit.runctx import RunContext
 from labkit.rundir import RunDir
@@ -40,6 +40,7 @@ from replay.collect import (
     report_lines,
     write_records_atomically,
 )
+from replay.locustengine import send_segment, upload_record_files, upload_records
 from replay.options import ReplayOptions, build_trace_schedule
 from replay.progress import ProgressLine, ReplayStats, lag_percentiles_ms
 from replay.resume import done_indexes, lock_run, pending_indexes, rebased_times, resumed_options
@@ -54,6 +55,7 @@ RESULTS_PRODUCER = "s3-results"
 PLATFORM_LOG = "platform.log"
 START_LEAD_S = 1.0  # the first send is this far after the workers start
 IN_FLIGHT_JOIN_S = 30.0  # how long Ctrl-C waits for uploads in flight
+LOCUST_MAX_INFLIGHT = 8192  # the Locust engine's default in-flight cap (over all processes), sized to the peak
 
 Say = Callable[[str], None]
 
@@ -114,6 +116,8 @@ class Segment:
     collector: ResultCollector | None = None
     writer: LockedWriter | None = None
     base: dict[str, float] = field(default_factory=dict)  # the re-basing of this segment's send times
+    ctx: RunContext | None = None  # the run's context (the Locust engine's processes are its children)
+    say: Say = print
 
 
 def scenario_name(options: ReplayOptions) -> str:
@@ -157,7 +161,7 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
     try:
         ctx = RunContext(run)
         with ctx:  # owns the run's processes (the local cloud) and its final status
-            outcome = _replay_locked(options, run, schedule, config, say)
+            outcome = _replay_locked(options, run, schedule, config, say, ctx)
             ctx.problems.extend(outcome.problems)
             if outcome.status == "interrupted":
                 ctx.mark_interrupted()
@@ -167,32 +171,41 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
         lock.close()
 
 
+def key_scope(options: ReplayOptions, run: RunDir) -> str:
+    """Object keys are uploads/<scope>/...: an experiment's workload (several per run in a sweep) gets keys of its
+    own (uploads/<run>/<workload>/...)."""
+    return f"{run.run_id}/{options.records_prefix.rstrip('-')}" if options.records_prefix else run.run_id
+
+
 def _plan(options: ReplayOptions, run: RunDir, schedule: Schedule) -> Segment:
     images = image_set(options.images or None, options.image_count)
-    # an experiment's workload (several per run in a sweep) gets keys of its own: uploads/<run>/<workload>/...
-    scope = f"{run.run_id}/{options.records_prefix.rstrip('-')}" if options.records_prefix else run.run_id
+    scope = key_scope(options, run)
     keys = [object_key(scope, i, images[i % len(images)].name) for i in range(len(schedule))]
-    uploads_path = run.records_dir / f"{options.records_prefix}{UPLOADS_PRODUCER}.csv"
-    repair_tail(uploads_path)
-    existing = list(iter_records(uploads_path)) if uploads_path.is_file() else []
+    for path in upload_record_files(run.records_dir, options.records_prefix):  # replay.csv, or Locust's per process
+        repair_tail(path)
+    existing = list(upload_records(run.records_dir, options.records_prefix))
     done = done_indexes(existing, keys)
     number = int(run.read_manifest().get("segments_started") or 0)  # a killed segment counts too
     stats = ReplayStats(len(keys), already_done=len(done))
     return Segment(options, run, schedule, images, keys, pending_indexes(len(keys), done), number, stats)
 
 
-def _replay_locked(options: ReplayOptions, run: RunDir, schedule: Schedule, config: LabConfig, say: Say) -> Outcome:
+def _replay_locked(options: ReplayOptions, run: RunDir, schedule: Schedule, config: LabConfig, say: Say,
+                   ctx: RunContext | None = None) -> Outcome:  # fmt: skip
     seg = _plan(options, run, schedule)
+    seg.ctx, seg.say = ctx, say
     run.update_manifest(status="running", segments_started=seg.number + 1)
     say(f"run dir {run.path} ({'resume, segment ' + str(seg.number) if seg.number else 'new run'})")
     if not seg.pending:
         say("every upload of this run is already recorded ok; nothing to upload")
         return _finish(seg, None, interrupted=False, say=say, started_unix_s=time.time())
-    workers = options.workers or workers_for_rate(schedule.peak_rps)
-    meta = schedule.metadata()
+    locust = options.engine == "locust"  # workers: uploads in flight at most (over all Locust processes)
+    sized = workers_for_rate(schedule.peak_rps, cap=LOCUST_MAX_INFLIGHT) if locust else 0
+    workers = options.workers or (max(32 * options.processes, sized) if locust else workers_for_rate(schedule.peak_rps))
+    meta, engine = schedule.metadata(), "Locust engine" if locust else f"{workers} sender threads"
     say(f"schedule: {len(seg.pending)} of {len(seg.keys)} uploads over {meta['duration_s']:.0f} s "
         f"(peak {meta['peak_rps']:.1f}/s, mean {meta['mean_rps']:.1f}/s, {meta['window_start_utc']} to "
-        f"{meta['window_end_utc']} x{meta['speedup']:g}); {workers} sender threads")  # fmt: skip
+        f"{meta['window_end_utc']} x{meta['speedup']:g}); {engine}")  # fmt: skip
     if options.target == "local" and not options.s3_endpoint:
         say("starting the local cloud (S3 + function platform; the first use builds the model)")
     started_unix_s = time.time()
@@ -222,6 +235,11 @@ def _send_and_collect(seg: Segment, target: S3Target, workers: int) -> bool:
             seg.collector.want(seg.keys[i] for i in sorted(set(range(len(seg.keys))) - set(seg.pending)))
         seg.stats.results_found(len(seg.collector.docs))
         seg.collector.start()
+    if opts.engine == "locust":
+        if seg.ctx is None:
+            raise ConfigError("the Locust engine runs inside a run context (python -m replay)")
+        interrupted = send_segment(seg, target, seg.ctx, workers, seg.say)
+        return _drain(seg, interrupted)
     seg.writer = LockedWriter(seg.run.writer(f"{opts.records_prefix}{UPLOADS_PRODUCER}"))
     progress = ProgressLine(seg.stats, results_expected=seg.collector is not None).start()
     if opts.start_at_unix_s:  # an experiment's clock: slot i at start + its own schedule offset
@@ -235,13 +253,19 @@ def _send_and_collect(seg: Segment, target: S3Target, workers: int) -> bool:
     except KeyboardInterrupt:
         interrupted = True
     seg.writer.close()
+    return _drain(seg, interrupted, progress)
+
+
+def _drain(seg: Segment, interrupted: bool, progress: ProgressLine | None = None) -> bool:
+    """Wait for the remaining results (none when interrupted); True when interrupted (before or now)."""
     try:
         if seg.collector is not None:
-            seg.collector.drain(0.0 if interrupted else opts.result_timeout_s)
+            seg.collector.drain(0.0 if interrupted else seg.options.result_timeout_s)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         if seg.collector is not None:
             seg.collector.close()
     return interrupted
@@ -314,7 +338,7 @@ def _join(seg: Segment, outcome: Outcome) -> None:
     platform_log = _copy_platform_logs(seg.run)
     log_paths = ([platform_log] if platform_log else []) + [Path(p) for p in seg.options.report_logs]
     prefix = seg.options.records_prefix
-    uploads = final_uploads(iter_records(seg.run.records_dir / f"{prefix}{UPLOADS_PRODUCER}.csv"))
+    uploads = final_uploads(upload_records(seg.run.records_dir, prefix))
     joined = final_join(uploads, docs, report_lines(log_paths), _missing_note(seg, outcome.status))
     write_records_atomically(seg.run.records_dir / f"{prefix}{RESULTS_PRODUCER}.csv", joined)
     outcome.missing = sum(r.error_kind == "missing_result" for r in joined)
