@@ -8,6 +8,8 @@ TARGET ?= local
 RUN ?=
 PLAN ?= fifa98-mixed
 PYTEST_ARGS ?=
+BENCH_REPEAT ?= 3
+BENCH_ARGS ?=
 
 .PHONY: help venv demo experiment test test-all lint cloud load replay report deploy destroy bench clean
 
@@ -59,8 +61,8 @@ deploy: $(STAMP)  ## deploy to AWS (billable): IMAGE_URI=<pushed image> [DEPLOY_
 destroy: $(STAMP)  ## delete the AWS stack (empties its buckets first)
 	$(PY) -m awslab destroy --yes $(DESTROY_ARGS)
 
-bench: $(STAMP)  ## benchmarks: print figures and ratios against baselines measured in the same run
-	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+bench: $(STAMP)  ## benchmarks, BENCH_REPEAT=3 runs each: median (min-max) per figure, runs/bench/<stamp>/summary.md (BENCH_ARGS="--only analysis")
+	$(PY) bench/run.py --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
 
 clean:  ## remove run outputs and caches (not .venv)
 	rm -rf runs .pytest_cache .ruff_cache .hypothesis

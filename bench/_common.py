@@ -1,4 +1,4 @@
-"""Shared helpers of the bench scripts: timing loops, p50/p90/p99/p99.9, MISSED lines, tables, machine line, events.
+"""Shared helpers of the bench scripts: timing loops, p50/p90/p99/p99.9, MISSED and FIGURE lines, tables, events.
 
 Stdlib only at import time: `trivial_handler` is also loaded as a function handler by the local
 platform (`bench._common.trivial_handler`), and must not drag numpy or onnxruntime into the
@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,17 @@ def missed_line(asked: float, achieved: float, unit: str = "/s", tolerance: floa
         return ""
     why = f"; limited by {limit}" if limit else ""
     return f"MISSED: asked {asked:,.4g}{unit}, achieved {achieved:,.4g}{unit} ({achieved / asked:.0%}{why})"
+
+
+FIGURE_PREFIX = "FIGURE "  # bench/run.py collects these lines: `FIGURE <name>: <value> <unit>`
+
+
+def figure(name: str, value: float, unit: str) -> None:
+    """Print a headline figure as `FIGURE <name>: <value> <unit>` (6 significant digits, no exponent; nan and inf
+    allowed): the line bench/run.py collects over repeats. `name`: snake_case, its unit in it where sensible."""
+    number = float(value)
+    text = format(Decimal(f"{number:.6g}"), "f") if math.isfinite(number) else str(number)
+    print(f"{FIGURE_PREFIX}{name}: {text} {unit}".rstrip(), flush=True)
 
 
 def interleaved_trials(

@@ -38,10 +38,14 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench._common import figure  # noqa: E402
+
 QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
 WINDOWS_S = (10.0, 60.0)
 MODES = ("ours-memory", "peer-memory", "ours-disk", "ours-cached", "peer-disk")
 GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
+VARIANT_KEYS = {"memory": "in_memory", "disk": "disk", "disk, cached": "cached"}  # FIGURE name parts
 
 
 def _rss_mb() -> float:
@@ -197,10 +201,24 @@ def _max_diff(a: dict, b: dict) -> float:
     return float(max(diffs))
 
 
-def _verdicts(n: int, variant: str, ours: dict, peer: dict) -> list[str]:
+def _ratios(variant: str, ours: dict, peer: dict) -> tuple[float, float]:
+    """Speed-up of ours over the peer and our memory as a fraction of the peer's."""
     speed = peer["seconds"] / ours["seconds"]
     memory_key = "added_mb" if variant == "memory" else "peak_rss_mb"  # the frame is the same for both
-    memory = ours[memory_key] / max(peer[memory_key], 1.0)
+    return speed, ours[memory_key] / max(peer[memory_key], 1.0)
+
+
+def _figures(n: int, variant: str, ours: dict, peer: dict) -> None:
+    """FIGURE lines of one variant: our seconds, the speed-up and the memory ratio vs pandas."""
+    speed, memory = _ratios(variant, ours, peer)
+    key = f"analysis_{n / 1e6:g}m_{VARIANT_KEYS[variant]}"
+    figure(f"{key}_ours_s", ours["seconds"], "s")
+    figure(f"{key}_speedup_vs_pandas", speed, "x")
+    figure(f"{key}_mem_vs_pandas", memory, "x")
+
+
+def _verdicts(n: int, variant: str, ours: dict, peer: dict) -> list[str]:
+    speed, memory = _ratios(variant, ours, peer)
     what = "added memory" if variant == "memory" else "peak RSS"
     lines = [
         f"{'':>10} {variant}: ours {speed:.2f}x faster than pandas, {what} {memory:.2f}x pandas'; "
@@ -231,6 +249,7 @@ def measure_size(n: int, targets: int) -> None:
     for variant, ours, peer in (("memory", "ours-memory", "peer-memory"), ("disk", "ours-disk", "peer-disk"),
                                 ("disk, cached", "ours-cached", "peer-disk")):  # fmt: skip
         print("\n".join(_verdicts(n, variant, rows[ours], rows[peer])))
+        _figures(n, variant, rows[ours], rows[peer])
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from bench._common import (
     PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
+    figure,
     image_json_body,
     machine_line,
     model_cache_dir,
@@ -232,6 +233,26 @@ def print_model(model: str, runs: dict[str, list[ColdStart]]) -> None:
     print_table(["package", *PERCENTILE_HEADERS], packages)
 
 
+FIGURE_KEYS = (  # (figure name part, ROWS key, which cold starts): the medians issue 13 cites
+    ("init_ms", "platform init_ms", "plain"),
+    ("report_init_duration_ms", "REPORT Init Duration", "plain"),
+    ("cold_request_wall_ms", "cold request wall", "plain"),
+    ("warm_request_wall_ms", "warm request wall", "plain"),
+    ("spawn_ms", "spawn", "importtime"),
+    ("module_imports_ms", "modules", "importtime"),
+    ("model_load_ms", "model load", "importtime"),
+)
+
+
+def print_figures(model: str, runs: dict[str, list[ColdStart]]) -> None:
+    """FIGURE lines of one model: medians of the phases and the cold/warm request wall ratio."""
+    medians = {name: summarize(column(runs[kind], key)).median_ms for name, key, kind in FIGURE_KEYS}
+    for name, value in medians.items():
+        figure(f"cold_start_{model}_{name}", value, "ms")
+    figure(f"cold_start_{model}_cold_vs_warm_wall", medians["cold_request_wall_ms"] / medians["warm_request_wall_ms"],
+           "x")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", choices=BUILTIN_MODELS, help="repeatable (smallcnn, mobilenetv2)")
@@ -260,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for model, runs in results.items():
         print_model(model, runs)
+        print_figures(model, runs)
     return 0
 
 

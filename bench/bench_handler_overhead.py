@@ -30,6 +30,7 @@ from bench._common import (
     PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
+    figure,
     image_json_body,
     interleaved_trials,
     machine_line,
@@ -57,6 +58,16 @@ def print_paths(samples: dict[str, list[tuple[float, Any]]]) -> None:
         extra_ms = stats.median_ms - raw.median_ms
         rows.append([name, stats.count, *stats.cells(), extra_ms, f"{stats.median_ms / raw.median_ms:.2f}x"])
     print_table(["path", "n", *PERCENTILE_HEADERS, "overhead ms (p50)", "ratio vs raw"], rows)
+
+
+def print_figures(model: str, samples: dict[str, list[tuple[float, Any]]]) -> None:
+    """FIGURE lines: median wall of each path, and what the API handler adds to the raw forward."""
+    medians = {name: summarize([ms for ms, _ in pairs]).median_ms for name, pairs in samples.items()}
+    for name, value in medians.items():
+        figure(f"handler_overhead_{model}_{name.replace(' ', '_')}_p50_ms", value, "ms")
+    raw_ms, handler_ms = medians["raw forward"], medians["api handler"]
+    figure(f"handler_overhead_{model}_api_handler_minus_raw_p50_ms", handler_ms - raw_ms, "ms")
+    figure(f"handler_overhead_{model}_api_handler_vs_raw", handler_ms / raw_ms, "x")
 
 
 def split_rows(label: str, walls_ms: list[float], fields: list[dict[str, Any]]) -> list[list[object]]:
@@ -131,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print_paths(samples)
     print()
     print_split(samples)
+    print_figures(args.model, samples)
     return 0
 
 

@@ -41,7 +41,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._common import LATENCY_PERCENTILES, missed_line  # noqa: E402
+from bench._common import LATENCY_PERCENTILES, figure, missed_line  # noqa: E402
 from labkit.images import synthetic_jpeg  # noqa: E402
 from labkit.net import LOOPBACK  # noqa: E402
 from labkit.rundir import RunDir  # noqa: E402
@@ -186,13 +186,19 @@ def print_rows(rows: list[tuple[str, list[float], float]], true_ms: list[float])
         print(f"{name:50} " + " ".join(f"{v:9.1f}" for v in pcts) + f" {ratios} {count:6.0f}")
 
 
-def truth_lines(records: list[Any], server_log: ServerLog) -> list[str]:
+def tool_offsets_ms(records: list[Any], server_log: ServerLog) -> list[float]:
     """Ours from the actual send minus the server-logged time, request by request (the tool's own share)."""
     extra_ms = []
     for r in records:
         seen = server_log.times.get(r.request_id)
         if seen is not None and r.service_latency_ms is not None:
             extra_ms.append(r.service_latency_ms - (seen[1] - seen[0]) * 1000.0)
+    return extra_ms
+
+
+def truth_lines(records: list[Any], server_log: ServerLog) -> list[str]:
+    """Ours from the actual send minus the server-logged time, request by request (the tool's own share)."""
+    extra_ms = tool_offsets_ms(records, server_log)
     pcts = _pcts(np.array(extra_ms))
     names = [name for name, _ in LATENCY_PERCENTILES]
     lines = [f"ours from actual send - server-logged time, per request ({len(extra_ms)} matched): "
@@ -200,6 +206,18 @@ def truth_lines(records: list[Any], server_log: ServerLog) -> list[str]:
     if not pcts[0] <= P50_GOAL_MS:
         lines.append(f"MISSED: goal p50 within {P50_GOAL_MS:g} ms of the server-logged time, got {pcts[0]:+.2f} ms")
     return lines
+
+
+def print_figures(rows: list[tuple[str, list[float], float]], truth: list[float], offsets_ms: list[float]) -> None:
+    """FIGURE lines: the tool's own offset vs the server-logged time; each row's p50 offset vs the truth;
+    p90/p99 error vs the truth, ours and stock."""
+    for (name, _), value in zip(LATENCY_PERCENTILES, _pcts(np.array(offsets_ms)), strict=True):
+        figure(f"latency_truth_tool_added_{name.replace('.', '')}_ms", value, "ms")  # actual - server-logged
+    for who, row in zip(("ours_intended", "ours_actual", "ours_locust_final", "stock"), rows[1:], strict=True):
+        figure(f"latency_truth_{who}_p50_minus_truth_ms", row[1][0] - truth[0], "ms")
+    for who, pcts in (("ours", rows[1][1]), ("stock", rows[4][1])):
+        figure(f"latency_truth_{who}_p90_error_vs_truth_pct", 100 * abs(pcts[1] - truth[1]) / truth[1], "%")
+        figure(f"latency_truth_{who}_p99_error_vs_truth_pct", 100 * abs(pcts[2] - truth[2]) / truth[2], "%")
 
 
 def main() -> int:
@@ -238,6 +256,7 @@ def main() -> int:
     if stock_n < expected:  # the peer's shortfall: said, not a goal of ours
         print(f"stock Locust (peer): {stock_n} of {expected} scheduled requests sent ({stock_n / expected:.0%}): "
               "closed loop, each user waits for its reply, so a stall also cuts the rate")  # fmt: skip
+    print_figures(rows, truth, tool_offsets_ms(records, server_log))
     for line in [
         missed_line(expected, len(records), unit=" requests", tolerance=0.0),
         *truth_lines(records, server_log),

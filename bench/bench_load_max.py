@@ -41,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._common import machine_line  # noqa: E402
+from bench._common import figure, machine_line  # noqa: E402
 from labkit.images import synthetic_jpeg  # noqa: E402
 from labkit.net import LOOPBACK, free_port, wait_http_ok  # noqa: E402
 from labkit.rundir import RunDir  # noqa: E402
@@ -282,6 +282,12 @@ def report(stock: Served, stock_cpu_s: float, one: float, two: float, steps: lis
     print(f"\nratio ours 1 process / FastHttpUser: {vs_stock:.2f} (goal >= {GOAL_VS_FASTHTTP:g})")
     print(f"ratio ours 2 processes / 1 process:  {two_vs_one:.2f} (goal >= {GOAL_TWO_PROCESSES:g}; "
           f"{os.cpu_count()} cpus shared with the endpoint)")  # fmt: skip
+    figures = {"load_max_fasthttpuser_rps": stock.rps, "load_max_ours_1proc_rps": one, "load_max_ours_2proc_rps": two,
+               "load_max_wrk_rps": math.nan if wrk_rps is None else wrk_rps}  # fmt: skip
+    for name, rps in figures.items():
+        figure(name, rps, "req/s")
+    figure("load_max_ours_1proc_vs_fasthttpuser", vs_stock, "x")
+    figure("load_max_ours_2proc_vs_1proc", two_vs_one, "x")
     if not vs_stock >= GOAL_VS_FASTHTTP:
         print(f"MISSED goal: ours 1 process / FastHttpUser = {vs_stock:.2f} < {GOAL_VS_FASTHTTP:g}")
     if not two_vs_one >= GOAL_TWO_PROCESSES:

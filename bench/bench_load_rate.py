@@ -25,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._common import figure  # noqa: E402
 from labkit.config import ModelConfig, load_config  # noqa: E402
 from labkit.rundir import RunDir  # noqa: E402
 from localcloud.cloud import CloudOptions, LocalCloud  # noqa: E402
@@ -110,6 +111,10 @@ def report(target: np.ndarray, ours: np.ndarray, stock: np.ndarray, width_s: flo
     print(f"total sent vs target: ours {ours.sum() / target.sum():.3f}, stock {stock.sum() / target.sum():.3f}")
     if ours_err > 0:
         print(f"ratio stock error / ours: {stock_err / ours_err:.1f}x")
+    figure("load_rate_ours_mean_abs_error_pct", 100 * ours_err, "%")
+    figure("load_rate_stock_mean_abs_error_pct", 100 * stock_err, "%")
+    figure("load_rate_ours_sent_vs_target", float(ours.sum() / target.sum()), "x")
+    figure("load_rate_stock_sent_vs_target", float(stock.sum() / target.sum()), "x")
 
 
 def main() -> int:

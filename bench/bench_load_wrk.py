@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._common import figure  # noqa: E402
 from labkit.images import synthetic_jpeg  # noqa: E402
 from labkit.net import LOOPBACK, free_port  # noqa: E402
 from labkit.rundir import RunDir  # noqa: E402
@@ -176,9 +177,14 @@ def main() -> int:
     print(f"{'':34} {'req/s':>9} {'CPU s':>7} {'req per CPU-s':>14}")
     print(f"{'ours (asked ' + format(args.rate_rps, 'g') + ' rps)':34} {ours['rps']:9.0f} {ours['cpu_s']:7.1f} "
           f"{ours['per_cpu_s']:14.0f}   ({ours['ok']:.0f} ok, {ours['dropped']:.0f} dropped)")  # fmt: skip
+    figure("load_wrk_ours_rps", ours["rps"], "req/s")
+    figure("load_wrk_ours_req_per_cpu_s", ours["per_cpu_s"], "req/CPU-s")
     if theirs is None:
         print("wrk: not installed (apt-get install wrk); column skipped")
         return 0
+    figure("load_wrk_wrk_rps", theirs["rps"], "req/s")
+    figure("load_wrk_ours_vs_wrk_rps", ours["rps"] / theirs["rps"], "x")
+    figure("load_wrk_ours_vs_wrk_req_per_cpu_s", ours["per_cpu_s"] / theirs["per_cpu_s"], "x")
     print(f"{'wrk -t1 -c' + str(args.connections):34} {theirs['rps']:9.0f} {theirs['cpu_s']:7.1f} "
           f"{theirs['per_cpu_s']:14.0f}")  # fmt: skip
     print(

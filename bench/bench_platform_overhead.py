@@ -33,6 +33,7 @@ from bench._common import (
     PERCENTILE_HEADERS,
     ensure_builtin_model,
     fail,
+    figure,
     image_json_body,
     interleaved_trials,
     machine_line,
@@ -167,6 +168,17 @@ def print_target(label: str, samples: dict[str, list[tuple[float, Any]]]) -> Non
     print_table(headers, rows)
 
 
+def print_figures(label: str, samples: dict[str, list[tuple[float, Any]]]) -> None:
+    """FIGURE lines of one handler: median wall of the direct call, and what each layer adds to it."""
+    key = "trivial" if label.startswith("trivial") else "api_handler"
+    medians = {layer: summarize([ms for ms, _ in samples[layer]]).median_ms for layer in LAYERS}
+    figure(f"platform_overhead_{key}_direct_p50_ms", medians["direct"], "ms")
+    for layer, name in (("Platform.invoke", "invoke"), ("HTTP front", "http_front")):
+        figure(f"platform_overhead_{key}_{name}_added_p50_ms", medians[layer] - medians["direct"], "ms")
+        outside = [ms - d for ms, d in samples[layer] if d is not None]
+        figure(f"platform_overhead_{key}_{name}_wall_minus_duration_p50_ms", summarize(outside).median_ms, "ms")
+
+
 def run(args: argparse.Namespace, log_dir: Path) -> None:
     env = model_env(args.model, args.threads)
     os.environ.update(env)
@@ -193,6 +205,7 @@ def run(args: argparse.Namespace, log_dir: Path) -> None:
     )
     for label, samples in results:
         print_target(label, samples)
+        print_figures(label, samples)
     print(
         "\n+ this layer: median minus the layer above; Duration: REPORT Duration (handler time inside the "
         "environment); wall-Duration: median of per-call wall minus Duration"

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import LATENCY_PERCENTILES, missed_line
+from bench._common import LATENCY_PERCENTILES, figure, missed_line
 from labkit.images import generated_images
 from labkit.net import LOOPBACK, free_port
 from labkit.records import RequestRecord
@@ -183,6 +183,11 @@ def print_rate(rate: float, workers: int, m: dict[str, Any], base_p99_ms: float)
     row = f"{rate:>7g} {workers:>7} {m['count']:>6} {m['achieved_rps']:>10.1f} "
     row += " ".join(f"{v:>8.2f}" for v in lag) + f" {ratio:>8.1f} " + " ".join(f"{v:>8.2f}" for v in put[:4])
     print(row + f" {m['errors']:>6}", flush=True)
+    key = f"replay_{rate:g}_per_s"
+    figure(f"{key}_achieved_rps", m["achieved_rps"], "uploads/s")
+    figure(f"{key}_lag_p50_ms", lag[0], "ms")
+    figure(f"{key}_lag_p99_ms", lag[2], "ms")
+    figure(f"{key}_put_p50_ms", put[0], "ms")
 
 
 def main() -> int:
@@ -223,6 +228,8 @@ def main() -> int:
             ceilings = (moto_rps, null_s3_ceiling(top_workers, args.ceiling_s, payload))
             print(f"closed-loop ceilings, {top_workers} threads: boto3 + moto {ceilings[0]:,.0f} PUT/s; "
                   f"boto3 + null S3 {ceilings[1]:,.0f} PUT/s")  # fmt: skip
+            figure("replay_ceiling_boto3_moto_put_per_s", ceilings[0], "PUT/s")
+            figure("replay_ceiling_boto3_null_s3_put_per_s", ceilings[1], "PUT/s")
     for rate, achieved in missed:
         print(missed_line(rate, achieved, limit=limiting_side(*ceilings) if args.ceiling_s > 0 else ""))
     return 0

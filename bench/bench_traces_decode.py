@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import interleaved_trials, percentile
+from bench._common import figure, interleaved_trials, percentile
 from traces.ita import RECORD_DTYPE, UNKNOWN_SIZE, iter_records
 
 RECORD_FORMAT = ">IIIIBBBB"
@@ -147,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ours / numpy peer: {rate['ours'][0] / rate['peer'][0]:.2f}x (median rates)")
     print(f"ours / gunzip bound: {rate['ours'][0] / bound[2]:.2f}  (<= 1: no .gz decode beats gunzip alone)")
     print(f"ours / struct loop: {rate['ours'][0] / _rates(loop, n)[0]:.1f}x")
+    figure("traces_decode_ours_rec_per_s", rate["ours"][0], "rec/s")
+    figure("traces_decode_numpy_peer_rec_per_s", rate["peer"][0], "rec/s")
+    figure("traces_decode_ours_vs_numpy_peer", rate["ours"][0] / rate["peer"][0], "x")
+    figure("traces_decode_ours_vs_gunzip_bound", rate["ours"][0] / bound[2], "x")
     if max(rate["ours"][2], rate["peer"][2]) > bound[2]:
         print("NOT AN UPPER BOUND: a decoder beat gunzip alone; the gunzip figure is wrong")
         return 1

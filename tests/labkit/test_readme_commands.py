@@ -27,13 +27,18 @@ NOT_PYTHON = ("test", "test-all", "lint", "venv", "clean", "help", "bench", "dem
 
 
 def readme_commands() -> list[str]:
-    """Command lines of the README's code blocks (comments cut); lines with placeholders are examples of form."""
-    lines, inside = [], False
+    """Command lines of the README's code blocks (comments cut, continuation lines joined); lines with placeholders
+    are examples of form."""
+    lines, inside, pending = [], False, ""
     for line in README.splitlines():
         if line.startswith("```"):
-            inside = not inside
+            inside, pending = not inside, ""
             continue
-        text = line.split("  #", 1)[0].strip()
+        text = pending + line.split("  #", 1)[0].strip()
+        if inside and text.endswith("\\"):  # a shell continuation line: the command goes on on the next one
+            pending = text[:-1]
+            continue
+        pending = ""
         if inside and re.match(r"^(make |\.venv/bin/python -m |python -m )", text) and "<" not in text:
             lines.append(text)
     return lines
