@@ -36,6 +36,7 @@ from labkit.runctx import RunContext
 from labkit.rundir import RunDir
 from labkit.startsync import await_start, mark_ready
 from locustfiles import labcloud
+from locustfiles.dispatchshape import dispatcher_tick
 from locustfiles.options import LabPlan, add_lab_arguments, check_plan, plan_from_options
 from locustfiles.pacing import SenderPool, run_schedule
 from locustfiles.process import ProcessState, plan_of, plan_snapshot, worker_side_run
@@ -309,23 +310,8 @@ class OpenModelShape(LoadTestShape):
     _seen_users = False
 
     def tick(self) -> tuple[int, float] | None:
-        run_time_s = self.get_run_time()
-        runner = self.runner
-        if run_time_s < 1.0:
-            self._seen_users = False
-        if STATE.refused:
-            return None
+        bound_s = None
         if STATE.plan is not None and STATE.shape is not None:
             bound_s = STATE.shape.duration_s + DISTRIBUTED_LEAD_S + STATE.plan.network_timeout_s + STOP_GRACE_S
-            started_unix_s = STATE.start_unix_s or time.time() - run_time_s  # the common start, when known
-            if time.time() - started_unix_s > bound_s:
-                log.error("the test overran its bound of %.0f s; stopping it", bound_s)
-                return None
-        user_count = runner.user_count if runner is not None else 0
-        if user_count > 0:
-            self._seen_users = True
-        elif self._seen_users and run_time_s > 2.0:
-            STATE.completed = True
-            return None
-        processes = runner.worker_count if isinstance(runner, MasterRunner) else 1
-        return max(1, processes), float(max(1, processes))
+        started_unix_s = STATE.start_unix_s or time.time() - self.get_run_time()  # the common start, when known
+        return dispatcher_tick(self, STATE, bound_s, started_unix_s, "the test")

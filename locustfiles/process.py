@@ -53,14 +53,19 @@ class ProcessState:
     flusher: Any = None  # the greenlet flushing the writer while requests are few
 
     def open_writer(self, run: RunDir, target: str, scenario: str) -> None:
-        self.close_writer()
         producer = f"locust-{target}-p{self.slot}of{self.process_count}-{socket.gethostname()}-{os.getpid()}"
-        self.writer = writer = run.writer(producer)
-        writer.flush_interval_s = FLUSH_INTERVAL_S
-        self.flusher = gevent.spawn(_flush_every, writer, FLUSH_INTERVAL_S)
+        self.start_writer(run, producer)
         self.id_suffix = uuid.uuid4().hex[:12]
         self.identity = {"run_id": run.run_id, "source": "locust", "scenario": scenario, "target": target,
                          "worker": producer}  # fmt: skip
+
+    def start_writer(self, run: RunDir, producer: str) -> None:
+        """This process's records file (`producer`.csv), flushed every FLUSH_INTERVAL_S: by its writes when they
+        are due, and by a greenlet over a quiet spell. Closes the writer of an earlier test first."""
+        self.close_writer()
+        self.writer = writer = run.writer(producer)
+        writer.flush_interval_s = FLUSH_INTERVAL_S
+        self.flusher = gevent.spawn(_flush_every, writer, FLUSH_INTERVAL_S)
 
     def request_id(self, index: int) -> str:
         return f"{index:07d}-{self.id_suffix}"

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import gevent
 import numpy as np
 from gevent import GreenletExit
 from gevent import sleep as gevent_sleep
@@ -42,8 +41,9 @@ from labkit.images import PayloadImage
 from labkit.records import RequestRecord
 from labkit.startsync import await_start, mark_ready
 from localcloud.s3.moto_server import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY
+from locustfiles.dispatchshape import dispatcher_tick
 from locustfiles.pacing import SenderPool, run_schedule
-from locustfiles.process import FLUSH_INTERVAL_S, ProcessState, _flush_every, worker_side_run
+from locustfiles.process import ProcessState, worker_side_run
 from locustfiles.sender import Sender
 from locustfiles.shapes import partition
 from replay.locustengine import TAG, UPLOADS_PRODUCER, UploadSpec
@@ -144,9 +144,7 @@ def _prepare(spec: UploadSpec) -> None:
     STATE.run = run = worker_side_run(Path(spec.run_dir))
     name = (f"{spec.records_prefix}{UPLOADS_PRODUCER}-p{STATE.slot}of{STATE.process_count}-{socket.gethostname()}-"
             f"{os.getpid()}")  # fmt: skip
-    STATE.writer = writer = run.writer(name)
-    writer.flush_interval_s = FLUSH_INTERVAL_S
-    STATE.flusher = gevent.spawn(_flush_every, writer, FLUSH_INTERVAL_S)
+    STATE.start_writer(run, name)
     STATE.identity = {"run_id": spec.run_id, "scenario": spec.scenario, "target": spec.target, "worker": name}
 
 
@@ -268,27 +266,11 @@ class UploadShape(LoadTestShape):
     _seen_users = False
 
     def tick(self) -> tuple[int, float] | None:
-        run_time_s = self.get_run_time()
-        runner = self.runner
-        if run_time_s < 1.0:
-            self._seen_users = False
-        if STATE.refused:
-            return None
-        spec = STATE.spec
+        spec, bound_s = STATE.spec, None
         if spec is not None and STATE.start_unix_s:
             per_attempt_s = spec.network_timeout_s + spec.connect_timeout_s + 5.0
             bound_s = STATE.duration_s + LEAD_S + spec.max_attempts * per_attempt_s + STOP_GRACE_S
-            if time.time() - STATE.start_unix_s > bound_s:
-                log.error("the uploads overran their bound of %.0f s; stopping", bound_s)
-                return None
-        user_count = runner.user_count if runner is not None else 0
-        if user_count > 0:
-            self._seen_users = True
-        elif self._seen_users and run_time_s > 2.0:
-            STATE.completed = True
-            return None
-        processes = runner.worker_count if isinstance(runner, MasterRunner) else 1
-        return max(1, processes), float(max(1, processes))
+        return dispatcher_tick(self, STATE, bound_s, STATE.start_unix_s, "the uploads")
 
 
 __all__ = ["UploadShape", "UploadUser"]
