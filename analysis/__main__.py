@@ -3,6 +3,7 @@
 One run: written into the run dir. Several runs (or outside inputs): one comparison report in --out.
 SLA verdicts are always reported (config/sla.yaml by default). The exit code gates only when asked:
 `--sla FILE` or `--gate` make a breach exit 10; otherwise 0. Bad input exits 3, bad config 2.
+`--export-parquet FILE` writes one run's records as one Parquet file instead (no report).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from analysis.export import export_run
 from analysis.pricing import DEFAULT_PRICING
 from analysis.report import DEFAULT_SLA, ReportOptions, write_reports
 from labkit.errors import ConfigError, LabError, SlaBreach
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip (and count in the report) malformed record rows instead of stopping at the first",
     )
+    parser.add_argument(
+        "--export-parquet",
+        type=Path,
+        metavar="FILE",
+        help="write the run's records as one Parquet file and exit (no report; one run dir or --latest)",
+    )
     return parser  # fmt: skip
 
 
@@ -68,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run_dirs = list(args.run_dirs) or ([latest_run(args.runs).path] if args.latest else [])
+        if args.export_parquet is not None:
+            print(export_run(run_dirs, args.export_parquet, skip_bad_rows=args.skip_bad_rows).describe())
+            return 0
         if not run_dirs and not args.report_log and not args.locust_csv:
             parser.error("give a run directory, --latest, --report-log FILE or --locust-csv PREFIX")
         sla_path = None if args.no_sla else args.sla or (DEFAULT_SLA if DEFAULT_SLA.is_file() else None)

@@ -6,10 +6,15 @@ empty non-nullable flag; a "nan" in a number field; not UTF-8...). The caller th
 exact way (analysis.frame.read_one), which skips, counts or names what is wrong, so what a file yields
 never depends on which path read it: the fast path only accepts what the exact path reads the same way.
 
-A clean file read from a run's `records/` dir leaves a Parquet copy of what was read (the columns asked
-for) in the run's `cache/` dir, keyed by the CSV file's size and modification time: the next report reads
-that instead (columnar, no parsing). A changed file (a run still writing, an edit) misses the cache and is
-read again; the CSV files stay the records (RecordWriter's format), the cache can be deleted any time.
+A clean file read from a run's `records/` dir leaves a columnar copy of what was read (the columns asked
+for) in the run's `cache/` dir: `cache/<file>.csv.arrow`, the Arrow IPC file format ("Feather v2") with lz4
+compression, keyed by the CSV file's size and modification time (schema metadata `source`). The next report
+reads that instead (memory-mapped, only the columns asked for, no parsing): on 500k records of 26 columns it
+writes and reads in a fraction of the time Parquet takes, for about the same size. A changed file (a run still
+writing, an edit) misses the cache and is read again; a cache being replaced or damaged is ignored (the CSV is
+read); a read-only run dir just gets no cache. The CSV files stay the records (RecordWriter's format), the
+cache can be deleted any time; a `cache/*.csv.parquet` left by an older version is ignored, and removed when
+the new cache of its file is written.
 
 Text comes back dictionary-encoded (pandas `Categorical`, categories sorted) except for the per-request
 ids and free text (`string`); numbers as float64, flags as `boolean`, as the exact path gives them.
@@ -17,6 +22,7 @@ ids and free text (`string`); numbers as float64, flags as `boolean`, as the exa
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -30,6 +36,9 @@ from labkit.records import FIELD_KINDS, NULLABLE
 UNIQUE_TEXT = ("request_id", "function_request_id", "error_message", "object_key")  # mostly distinct: no dictionary
 _HEAD_BYTES = 1 << 16
 CACHE_DIR = "cache"  # beside records/ in a run dir
+CACHE_SUFFIX = ".arrow"  # cache/<file>.csv.arrow: Arrow IPC file, lz4
+_OLD_CACHE_SUFFIX = ".parquet"  # an older version's cache/<file>.csv.parquet
+_CACHE_BATCH = 1 << 17  # rows per record batch in the cache
 
 
 def _header(path: Path) -> list[str] | None:
@@ -119,8 +128,8 @@ def _clean_values(table) -> bool:
 
 
 def cache_path(path: Path) -> Path | None:
-    """Where the Parquet copy of a run's records file lives (None for a file outside a `records/` dir)."""
-    return path.parent.parent / CACHE_DIR / f"{path.name}.parquet" if path.parent.name == "records" else None
+    """Where the Arrow IPC copy of a run's records file lives (None for a file outside a `records/` dir)."""
+    return path.parent.parent / CACHE_DIR / f"{path.name}{CACHE_SUFFIX}" if path.parent.name == "records" else None
 
 
 def _source_key(path: Path) -> bytes:
@@ -129,35 +138,53 @@ def _source_key(path: Path) -> bytes:
 
 
 def _cached(path: Path, names: list[str], key: bytes):
-    """The cached table of `path` with `names`, if the cache is of this very file and holds them; else None."""
-    import pyarrow.parquet as pq
+    """The cached table of `path` with `names`, if the cache is of this very file and holds them; else None.
+
+    Read memory-mapped, decompressing only the columns asked for: every buffer of the table is an lz4-decompressed
+    copy in memory (none points into the mapping), so it stays valid when the cache is replaced or deleted. Checked
+    in full (offsets, dictionary indices, UTF-8: ~9 ms per 500k rows) so a damaged file cannot crash the convert."""
+    import pyarrow as pa
+    from pyarrow import ipc
 
     where = cache_path(path)
     if where is None or not where.is_file():
         return None
     try:
-        schema = pq.read_schema(where)
-        if (schema.metadata or {}).get(b"source") != key or not set(names) <= set(schema.names):
-            return None
-        return pq.read_table(where, columns=names)
-    except (OSError, ValueError):  # a cache being written, or damaged: read the CSV
+        with pa.memory_map(str(where), "r") as source:
+            schema = ipc.open_file(source).schema
+            if (schema.metadata or {}).get(b"source") != key or not set(names) <= set(schema.names):
+                return None
+            fields = sorted(schema.get_field_index(n) for n in names)
+            table = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
+        table.validate(full=True)  # bad offsets or indices (a damaged file): an error here, not a crash later
+        return table.select(names)
+    except (pa.ArrowException, OSError, ValueError):  # damaged, or not an Arrow file: read the CSV
         return None
 
 
 def _keep(path: Path, table, key: bytes) -> None:
-    """Write the cache (atomically; silently not when the run dir is read-only or the file changed meanwhile)."""
-    import pyarrow.parquet as pq
+    """Write the cache (atomically; silently not when the run dir is read-only or the file changed meanwhile).
+
+    One dictionary per text column (IPC files allow no other) and batches of `_CACHE_BATCH` rows: read back
+    in few chunks. An older version's Parquet cache of the file goes."""
+    import pyarrow as pa
+    from pyarrow import ipc
 
     where = cache_path(path)
     if where is None or _source_key(path) != key:
         return
+    partial = where.with_suffix(f".{os.getpid()}.tmp")
     try:
         where.parent.mkdir(exist_ok=True)
-        partial = where.with_suffix(f".{os.getpid()}.tmp")
-        pq.write_table(table.replace_schema_metadata({b"source": key}), partial, compression="snappy")
+        table = table.unify_dictionaries().combine_chunks().replace_schema_metadata({b"source": key})
+        options = ipc.IpcWriteOptions(compression="lz4")
+        with pa.OSFile(str(partial), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
+            writer.write_table(table, max_chunksize=_CACHE_BATCH)
         os.replace(partial, where)
-    except OSError:
-        return
+        where.with_suffix(_OLD_CACHE_SUFFIX).unlink(missing_ok=True)
+    except (pa.ArrowException, OSError):  # read-only run dir, disk full...: no cache this time
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def clean_table(path: Path, columns: list[str] | None = None):

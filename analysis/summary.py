@@ -85,9 +85,23 @@ def _distinct(column: pd.Series) -> int:
     return int(column[(column != "").to_numpy(dtype=bool) & column.notna().to_numpy()].nunique())
 
 
+def _pairs(first: pd.Series, second: pd.Series) -> list[tuple[object, object]]:
+    """The distinct (first, second) value pairs; from the codes when both are dictionary-encoded."""
+    if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in (first, second)):
+        pairs = pd.DataFrame({"a": first.to_numpy(), "b": second.to_numpy()}).drop_duplicates()
+        return list(pairs.itertuples(index=False, name=None))
+    width = len(second.cat.categories) + 1  # codes shifted by one: NA (-1) becomes 0
+    codes = (first.cat.codes.to_numpy(np.int64) + 1) * width + second.cat.codes.to_numpy(np.int64) + 1
+    out = []
+    for code in np.unique(codes).tolist():
+        a, b = divmod(code, width)
+        out.append((first.cat.categories[a - 1] if a else None, second.cat.categories[b - 1] if b else None))
+    return out
+
+
 def _models(group: pd.DataFrame) -> list[str]:
-    pairs = group[["model_name", "weights"]].drop_duplicates()
-    return sorted(f"{m} ({w or 'unknown'} weights)" for m, w in pairs.itertuples(index=False) if m)
+    pairs = _pairs(group["model_name"], group["weights"])
+    return sorted(f"{m} ({w or 'unknown'} weights)" for m, w in pairs if isinstance(m, str) and m)
 
 
 def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, Any]:

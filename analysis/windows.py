@@ -15,6 +15,7 @@ the other line up window by window. Per window:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -123,8 +124,15 @@ def window_frame(
 
 def window_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows (NaN becomes None, numpy scalars become Python numbers)."""
-    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in rows]
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        listed = values.tolist()  # Python numbers, one conversion per column
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            listed = [None if math.isnan(v) else v for v in listed]
+        columns[name] = listed
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def windows_table(groups: list[dict[str, Any]]) -> pd.DataFrame:

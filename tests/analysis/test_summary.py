@@ -32,3 +32,22 @@ def test_windows_count_offered_and_achieved_rates(tmp_path):
     assert [w["offered_rps"] for w in windows] == pytest.approx([2.0, 2.0])
     assert group["throughput"]["offered_rps"] == pytest.approx(2.0)
     assert group["throughput"]["achieved_rps"] == pytest.approx(2.0)
+
+
+def test_models_and_window_rows_are_plain_python_whatever_the_text_encoding():
+    import pandas as pd
+
+    from analysis.summary import _models
+    from analysis.windows import window_records
+
+    names = ["resnet50", "mobilenetv2", "resnet50", "", "resnet50"]
+    weights = ["random", "imagenet", "random", "", ""]
+    as_text = pd.DataFrame({"model_name": pd.array(names, dtype="string"), "weights": pd.array(weights, "string")})
+    as_codes = as_text.astype("category")
+    expected = ["mobilenetv2 (imagenet weights)", "resnet50 (random weights)", "resnet50 (unknown weights)"]
+    assert _models(as_text) == expected
+    assert _models(as_codes) == expected
+
+    rows = window_records(pd.DataFrame({"window": np.arange(3), "p99": [1.5, np.nan, 2.0]}))
+    assert rows == [{"window": 0, "p99": 1.5}, {"window": 1, "p99": None}, {"window": 2, "p99": 2.0}]
+    assert all(type(row["window"]) is int for row in rows)
