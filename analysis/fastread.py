@@ -218,17 +218,24 @@ def read_all_clean(paths: list[Path], columns: list[str] | None = None) -> pd.Da
         if table is None or (tables and table.schema.names != tables[0].schema.names):
             return None
         tables.append(table)
+    del table  # to_frame frees each Arrow column once converted: no reference may outlive it here
     return to_frame(tables) if tables else None
 
 
 def to_frame(tables: list) -> pd.DataFrame:
-    """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once)."""
+    """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once).
+
+    Takes `tables` over (the list is emptied): each Arrow column is freed once converted and Arrow's pool
+    hands the memory back, so the peak is about the frame plus one column, not the frame plus the tables.
+    """
     import pyarrow as pa
 
     names = tables[0].column_names
     out, arrow = {}, {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
-    del tables
+    tables.clear()
+    pool = pa.default_memory_pool()
     for name in list(arrow):
+        pool.release_unused()
         column, kind = arrow.pop(name), FIELD_KINDS[name]  # each Arrow column freed once converted
         if kind in ("float", "int"):
             out[name] = column.to_numpy().astype(np.float64, copy=False)
