@@ -28,7 +28,7 @@ Windows are floor((intended send - the target's first intended send) / window_s)
 - disk (end to end): the records written as CSV files (RecordWriter's format: its header, minimal quoting,
   true/false, empty for None; written here by pyarrow, two files as two producer processes would) in a
   temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
-  `analyse`, a first read (CSV parsed by pyarrow; it leaves a Parquet copy in the run's cache/ dir) and
+  `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir) and
   a second one (`ours-cached`: from that copy); peers: `pandas.read_csv` of only the columns each needs
   (target as category; the full peer also error_kind as category, ok/cold_start as boolean), then the
   same work as in memory (no cache: their every read is a first one). read_csv's C engine, measured here

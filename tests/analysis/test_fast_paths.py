@@ -257,8 +257,11 @@ def test_the_cache_holds_the_columns_asked_for_and_serves_any_subset(tmp_path):
     pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[names])
 
 
-def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path):
-    records = _records(300) * 70  # over Arrow's 1 MB block: some quoted newline straddles two blocks
+def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path, monkeypatch):
+    from analysis import fastread
+
+    monkeypatch.setattr(fastread, "CSV_BLOCK_BYTES", 1 << 20)  # small blocks: some quoted newline straddles two
+    records = _records(300) * 70  # over 2 blocks
     for i, record in enumerate(records):
         record.error_message = f'line one,\n"line" two {i}' if i % 3 == 0 else ""
     path = write_run(tmp_path, records).record_files()[0]
