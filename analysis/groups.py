@@ -55,22 +55,23 @@ RECORD_COLUMNS = (
 
 
 def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Codes (int64, NA as its own code) and sorted distinct values of a column."""
+    """Codes (NA as its own code; the smallest integer type pandas keeps them in) and sorted distinct values."""
     if isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
         categories = column.cat.categories
         if not categories.is_monotonic_increasing:  # groups come sorted by value, whatever the category order
             column = column.cat.reorder_categories(categories.sort_values(), ordered=False)
             categories = column.cat.categories
-        return column.cat.codes.to_numpy().astype(np.int64), categories
+        return column.cat.codes.to_numpy(), categories
     codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
-    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(uniques) <= np.iinfo(t).max)
+    return codes.astype(small, copy=False), pd.Index(uniques)
 
 
 def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
     code = np.zeros(n, dtype=np.int64)
     for name in GROUP_KEYS:
         codes, values = encoded[name]
-        code = code * len(values) + codes
+        code = code * len(values) + codes.astype(np.int64)
     return code
 
 
