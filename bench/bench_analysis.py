@@ -26,7 +26,7 @@ Windows are floor((intended send - the target's first intended send) / window_s)
   is reset to the current RSS (Linux /proc/self/clear_refs); else a work peak below the frame build's own
   peak, or pages reused from the build's freed heap, would not show. Every mode measures the same way).
 - disk (end to end): the records written as CSV files (RecordWriter's format: its header, minimal quoting,
-  true/false, empty for None; written here by pyarrow, two files as two producer processes would) in a
+  true/false, empty for None; written here by pyarrow, one file per producer process: see `--layout`) in a
   temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
   `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir) and
   a second one (`ours-cached`: from that copy); peers: `pandas.read_csv` of only the columns each needs
@@ -70,6 +70,7 @@ QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
 WINDOWS_S = (10.0, 60.0)
 MODES = ("ours-memory", "peer-subset-memory", "peer-full-memory", "ours-disk", "ours-cached", "peer-subset-disk",
          "peer-full-disk")  # fmt: skip
+LAYOUTS = ("producer", "interleaved")  # row order of the records (synthetic_frame)
 LATENCY = ["latency_ms", "service_latency_ms"]
 FULL_COLUMNS = ["target", "intended_send_unix_s", *LATENCY, "send_lag_ms", "ok", "error_kind", "cold_start"]
 PEERS = {"subset": "", "full": "_full"}  # peer -> FIGURE name suffix
@@ -99,8 +100,12 @@ def _reset_peak() -> float:
         return _rss_mb()
 
 
-def synthetic_frame(n: int, targets: int, seed: int = 1):
-    """n records over targets at 300 req/s each: lognormal latency, 1% cold (+400 ms), 0.5% errors."""
+def synthetic_frame(n: int, targets: int, seed: int = 1, layout: str = "producer"):
+    """n records over targets at 300 req/s each: lognormal latency, 1% cold (+400 ms), 0.5% errors.
+
+    Rows in `layout` order (see LAYOUTS): "producer", each target's rows together and in time order (as a run's
+    records load: one file per producer process, each sending to one target); "interleaved", in time order
+    with the targets mixed row by row (one process sending to every target: the worst case for us)."""
     import numpy as np
     import pandas as pd
 
@@ -126,11 +131,25 @@ def synthetic_frame(n: int, targets: int, seed: int = 1):
         "memory_mb": 1024.0, "instance_id": pd.Categorical(rng.integers(0, 50, n).astype(str)),
         "model_name": "mobilenetv2", "weights": "random",
     })  # fmt: skip
-    return frame.reindex(columns=list(FIELD_NAMES))
+    frame = frame.reindex(columns=list(FIELD_NAMES))
+    if layout == "producer":
+        frame = frame.iloc[np.argsort(target_code, kind="stable")].reset_index(drop=True)
+    return frame
 
 
-def write_records(frame, records_dir: Path, files: int = 2) -> list[Path]:
-    """The frame as CSV files in RecordWriter's format (see module doc), rows dealt round-robin."""
+def _parts(frame, layout: str, processes: int = 2) -> list[tuple[str, object]]:
+    """(file stem, rows) per producer process: `processes` per target ("producer"; a target's rows dealt
+    round-robin among its processes), or `processes` in all, each sending to every target ("interleaved")."""
+    if layout == "interleaved":
+        return [(f"bench-{i}", frame.iloc[i::processes]) for i in range(processes)]
+    out = []
+    for t, rows in frame.groupby("target", observed=True, sort=True):
+        out.extend((f"bench-{t}-p{i}", rows.iloc[i::processes]) for i in range(processes))
+    return out
+
+
+def write_records(frame, records_dir: Path, layout: str = "producer") -> list[Path]:
+    """The frame as CSV files in RecordWriter's format (see module doc), one per producer (`_parts`)."""
     import pyarrow as pa
     from pyarrow import csv as pa_csv
 
@@ -138,8 +157,7 @@ def write_records(frame, records_dir: Path, files: int = 2) -> list[Path]:
 
     records_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index in range(files):
-        part = frame.iloc[index::files]
+    for stem, part in _parts(frame, layout):
         columns = {}
         for name in frame.columns:
             kind, column = FIELD_KINDS[name], part[name]
@@ -149,7 +167,7 @@ def write_records(frame, records_dir: Path, files: int = 2) -> list[Path]:
                 columns[name] = pa.array(column.astype("string").fillna("").to_numpy(dtype=object), pa.string())
             else:
                 columns[name] = pa.array(column, from_pandas=True)
-        path = records_dir / f"bench-{index}.csv"
+        path = records_dir / f"{stem}.csv"
         options = pa_csv.WriteOptions(include_header=False, quoting_style="none")
         with path.open("wb") as handle:
             handle.write((",".join(frame.columns) + "\n").encode())
@@ -269,12 +287,12 @@ def _imports(mode: str) -> None:
         import analysis.summary  # noqa: F401
 
 
-def child(mode: str, n: int, targets: int, run_dir: Path | None) -> None:
+def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) -> None:
     """Runs in the subprocess: imports (timed), the input (not timed), the work (timed); one JSON line."""
     started = time.perf_counter()
     _imports(mode)
     import_s = time.perf_counter() - started
-    frame = synthetic_frame(n, targets) if mode.endswith("memory") else None
+    frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()
@@ -341,19 +359,20 @@ def _verdicts(n: int, variant: str, ours: dict, peers: dict[str, dict]) -> list[
     return lines
 
 
-def measure_size(n: int, targets: int) -> None:
+def measure_size(n: int, targets: int, layout: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-analysis-"))
+    common = ["--sizes", str(n), "--targets", str(targets), "--run-dir", str(root), "--layout", layout]
     try:
-        run_child(["--child", "write", "--sizes", str(n), "--targets", str(targets), "--run-dir", str(root)])
-        size_mb = sum(p.stat().st_size for p in (root / "records").glob("*.csv")) / 2**20
-        rows = {m: run_child(["--child", m, "--sizes", str(n), "--targets", str(targets), "--run-dir", str(root)])
-                for m in MODES}  # fmt: skip
+        run_child(["--child", "write", *common])
+        files = sorted((root / "records").glob("*.csv"))
+        size_mb = sum(p.stat().st_size for p in files) / 2**20
+        rows = {m: run_child(["--child", m, *common]) for m in MODES}
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for row in rows.values():
         print(f"{n:>10,} {row['mode']:>18} {row['seconds']:>8.2f} {row['import_s']:>8.2f} {n / row['seconds']:>11,.0f} "
               f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
-    print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in 2 files)")
+    print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in {len(files)} files, layout {layout})")
     for variant, ours, kind in (("memory", "ours-memory", "memory"), ("disk", "ours-disk", "disk"),
                                 ("disk, cached", "ours-cached", "disk")):  # fmt: skip
         peers = {name: rows[f"peer-{name}-{kind}"] for name in PEERS}
@@ -365,24 +384,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1e6", help="record counts, comma-separated (e.g. 1e6,1e7)")
     parser.add_argument("--targets", type=int, default=4)
+    parser.add_argument("--layout", choices=LAYOUTS, default="producer",
+                        help="row order: producer (each target's rows together, as a run writes them; default) or "
+                        "interleaved (targets mixed row by row: our worst case)")  # fmt: skip
     parser.add_argument("--child", choices=(*MODES, "write"), help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
     if args.child == "write":
-        write_records(synthetic_frame(sizes[0], args.targets), args.run_dir / "records")
+        write_records(
+            synthetic_frame(sizes[0], args.targets, layout=args.layout), args.run_dir / "records", args.layout
+        )
         return
     if args.child:
-        child(args.child, sizes[0], args.targets, args.run_dir)
+        child(args.child, sizes[0], args.targets, args.run_dir, args.layout)
         return
     load = os.getloadavg()[0]
     print(f"bench_analysis: python {sys.version.split()[0]}, {os.cpu_count()} cpus (load avg 1m {load:.2f}), "
-          f"{args.targets} targets; one subprocess per measurement; shared machine: figures are noisy")  # fmt: skip
+          f"{args.targets} targets, layout {args.layout}; one subprocess per measurement; "
+          "shared machine: figures are noisy")  # fmt: skip
     print(
         f"{'records':>10} {'mode':>18} {'seconds':>8} {'import s':>8} {'records/s':>11} {'peak MB':>9} {'added MB':>9}"
     )
     for n in sizes:
-        measure_size(n, args.targets)
+        measure_size(n, args.targets, args.layout)
 
 
 if __name__ == "__main__":
