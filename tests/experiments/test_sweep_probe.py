@@ -42,5 +42,10 @@ def test_memory_sweep_with_cold_probes_through_the_control_plane(tmp_path: Path)
         assert len(load) == 30 and len(probes) == 4
         assert {r.memory_mb for r in load + probes if r.ok} == {memory_mb}
         probes.sort(key=lambda r: r.intended_send_unix_s)
-        assert [r.cold_start for r in probes] == [True, False, True, False]
-        assert probes[0].instance_id != probes[2].instance_id  # the forced change made a new environment
+        first, warm, second, warm_again = probes
+        assert first.cold_start and second.cold_start  # each config change: the next invoke is a cold start
+        assert first.instance_id != second.instance_id  # the forced change made a new environment
+        for cold, after in ((first, warm), (second, warm_again)):
+            # the same environment again is warm; the load running beside may hold it busy (a busy machine
+            # slows every request), and the platform then serves the probe from another environment
+            assert after.ok and (after.instance_id != cold.instance_id or not after.cold_start)
