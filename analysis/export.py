@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.frame import load_frame
+from analysis.frame import TEXT_COLUMNS, load_frame
 from labkit.errors import ConfigError, InputError
 from labkit.records import FIELD_KINDS, FIELD_NAMES, ReadCounts
 from labkit.rundir import RunDir
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ROW_GROUP_ROWS = 1 << 20
-TEXT_FIELDS = tuple(n for n in FIELD_NAMES if FIELD_KINDS[n] == "str")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def write_parquet(frame: pd.DataFrame, out: Path, metadata: dict[str, str] | Non
     partial = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with pq.ParquetWriter(partial, schema().with_metadata(metadata or {}), compression="zstd",
-                              use_dictionary=list(TEXT_FIELDS)) as writer:  # fmt: skip
+                              use_dictionary=list(TEXT_COLUMNS)) as writer:  # fmt: skip
             for start in range(0, len(frame), ROW_GROUP_ROWS) if len(frame) else (0,):
                 writer.write_table(to_table(frame.iloc[start : start + ROW_GROUP_ROWS]), row_group_size=ROW_GROUP_ROWS)
         os.replace(partial, out)

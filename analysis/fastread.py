@@ -222,7 +222,7 @@ def read_all_clean(paths: list[Path], columns: list[str] | None = None) -> pd.Da
         if table is None or (tables and table.schema.names != tables[0].schema.names):
             return None
         tables.append(table)
-    del table  # to_frame frees each Arrow column once converted: no reference may outlive it here
+    table = None  # to_frame frees each Arrow column once converted: no reference may outlive it here
     return to_frame(tables) if tables else None
 
 

@@ -42,7 +42,7 @@ analysis does.
 FIGURE names: `..._vs_pandas` against the subset peer (as before, so history lines up), `..._vs_pandas_full`
 against the full peer.
 
-Usage: .venv/bin/python bench/bench_analysis.py [--sizes 1e6,1e7] [--targets 4]
+Usage: .venv/bin/python bench/bench_analysis.py [--sizes 1e6,1e7] [--targets 4] [--layout producer|interleaved]
 """
 
 from __future__ import annotations

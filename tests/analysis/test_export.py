@@ -11,8 +11,7 @@ import pytest
 from analysis_helpers import rec, write_run
 
 from analysis.__main__ import main
-from analysis.export import TEXT_FIELDS
-from analysis.frame import load_frame
+from analysis.frame import TEXT_COLUMNS, load_frame
 from labkit.records import FIELD_KINDS, FIELD_NAMES, ReadCounts, RequestRecord
 from labkit.rundir import RunDir
 
@@ -86,7 +85,7 @@ def test_export_types_compression_and_row_groups(tmp_path):
     for index, name in enumerate(FIELD_NAMES):
         column = group.column(index)
         assert column.compression == "ZSTD", name
-        if name in TEXT_FIELDS:
+        if name in TEXT_COLUMNS:
             assert column.has_dictionary_page and "RLE_DICTIONARY" in column.encodings, name
 
 

@@ -14,7 +14,7 @@ import pytest
 from analysis_helpers import rec, write_run
 
 from analysis.coldstart import idle_gap_s, in_flight_at_send
-from analysis.fastread import _cached, cache_path, clean_table, read_clean
+from analysis.fastread import _cached, cache_path, clean_table, read_all_clean, read_clean
 from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
@@ -317,3 +317,7 @@ def test_sla_checks_from_sorted_latencies_equal_the_plain_ones():
     for key in (*PERCENTILE_BOUNDS, "max_ms"):
         for bound in (30.0, 80.0, 200.0):
             assert check_bound(group, key, bound, spec, sorted_ms) == check_bound(group, key, bound, spec)
+
+
+def test_no_files_read_together_is_no_frame():
+    assert read_all_clean([]) is None  # nothing to read: the caller's exact path decides
