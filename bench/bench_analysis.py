@@ -1,11 +1,11 @@
-"""Analysis of synthetic records (1 M by default; `--sizes 1e6,1e7`): time and peak memory, ours vs pandas.
+"""Analysis of synthetic records (1 M by default; `--sizes 1e6,1e7`): time and peak memory, ours vs pandas and polars.
 
 Every measurement runs in a fresh subprocess; imports are timed apart from the work (`import s`); peak RSS
 is that process's ru_maxrss (`peak MB`; for `added MB` see below). Ours: `analysis.summary.analyse`
 (windows of 10 s and 60 s, the default SLA spec, the price list: per-group counts, errors by kind,
 throughput, exact percentiles with CIs of both latency columns, send lag / inference / duration stats,
-per-window tables, cold starts, SLA verdicts, modelled cost). Two pandas peers, each measured in the
-same run as ours:
+per-window tables, cold starts, SLA verdicts, modelled cost). Three peers (bench/analysis_peers.py), each
+measured in the same run as ours:
 
 - peer-subset: the strong way to get *only* the per-window percentiles of latency_ms per target (the
   4 columns it needs, the ok rows' target (kept categorical: no text per row) and latency_ms, then
@@ -17,6 +17,9 @@ same run as ours:
   service_latency_ms over ok rows, quantiles of send_lag_ms, cold starts (count, known, rate). Per target
   and window (10 s and 60 s from the target's first intended send): requests, errors, cold starts, cold
   known, quantiles and max of both latency columns over ok rows. (Not: CIs, throughput, SLA, cost.)
+- peer-polars: the same figures as peer-full in polars (group_by over the whole frame, eager, on every
+  core; quantiles with linear interpolation, numpy's definition): the strongest fair peer there is here. The
+  goals are against pandas; polars' own ratios against peer-full are printed beside ours.
 
 Windows are floor((intended send - the target's first intended send) / window_s). Two variants:
 
@@ -32,7 +35,9 @@ Windows are floor((intended send - the target's first intended send) / window_s)
   a second one (`ours-cached`: from that copy); peers: `pandas.read_csv` of only the columns each needs
   (target as category; the full peer also error_kind as category, ok/cold_start as boolean), then the
   same work as in memory (no cache: their every read is a first one). read_csv's C engine, measured here
-  against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the peak RSS.
+  against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the peak RSS. polars
+  reads with its own multi-threaded `scan_csv` (in memory, its input is a polars frame, converted before
+  the clock starts).
 
 The per-window p99 tables (10 s windows) of ours and each peer are compared (max |diff|): the same figures.
 Goals (issue 13): ours >= 3x faster than the peer, <= 0.5x its memory (at 1 M and 10 M records);
@@ -40,7 +45,9 @@ a full analysis of 10 M records from disk in <= 10 s. A missed goal prints "MISS
 <peer> peer ...", for each peer: the full peer is the fair one, the subset peer the least work any pandas
 analysis does.
 FIGURE names: `..._vs_pandas` against the subset peer (as before, so history lines up), `..._vs_pandas_full`
-against the full peer.
+against the full peer, `..._vs_polars` against polars, `..._polars_speedup_vs_pandas_full` polars' own.
+Memory-heavy figures are noisy here: a fresh process's first touch of memory the VM has not backed yet
+costs up to ~2.5 s per GB (1.5 GB: 3.7 s the first time, 0.35 s once backed), which no code can avoid.
 
 Usage: .venv/bin/python bench/bench_analysis.py [--sizes 1e6,1e7] [--targets 4] [--layout producer|interleaved]
 """
@@ -65,15 +72,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench._common import figure  # noqa: E402
+from bench.analysis_peers import PEER_WORK, WINDOWS_S, polars_frame  # noqa: E402
 
-QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
-WINDOWS_S = (10.0, 60.0)
-MODES = ("ours-memory", "peer-subset-memory", "peer-full-memory", "ours-disk", "ours-cached", "peer-subset-disk",
-         "peer-full-disk")  # fmt: skip
+MODES = ("ours-memory", "ours-disk", "ours-cached", *PEER_WORK)
 LAYOUTS = ("producer", "interleaved")  # row order of the records (synthetic_frame)
-LATENCY = ["latency_ms", "service_latency_ms"]
-FULL_COLUMNS = ["target", "intended_send_unix_s", *LATENCY, "send_lag_ms", "ok", "error_kind", "cold_start"]
-PEERS = {"subset": "", "full": "_full"}  # peer -> FIGURE name suffix
+PEERS = {"subset": "pandas", "full": "pandas_full", "polars": "polars"}  # peer -> its FIGURE names' "vs_" part
 GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
 VARIANT_KEYS = {"memory": "in_memory", "disk": "disk", "disk, cached": "cached"}  # FIGURE name parts
 
@@ -187,70 +190,6 @@ def _ours(frame) -> dict:
     return {g["target"]: [w["latency_p99"] for w in g["windows"]["10"]] for g in groups}
 
 
-def _peer(frame) -> dict:
-    """pandas: per-window percentiles of successful requests per target, windows from the target's first send."""
-    import numpy as np
-
-    t_s = frame["intended_send_unix_s"].to_numpy(dtype=float)
-    origin = frame.groupby("target", observed=True)["intended_send_unix_s"].transform("min").to_numpy(dtype=float)
-    ok = frame["ok"].fillna(False).to_numpy(dtype=bool)
-    data = frame.loc[ok, ["target", "latency_ms"]]  # target stays as it is (categorical: no text per row)
-    out = {}
-    for window_s in WINDOWS_S:
-        data["window"] = np.floor((t_s[ok] - origin[ok]) / window_s).astype(np.int64)
-        table = data.groupby(["target", "window"], observed=True)["latency_ms"].quantile(list(QUANTILES))
-        if window_s == 10.0:
-            p99 = table.xs(0.99, level=2)
-            out = {str(t): p99.xs(t, level=0).tolist() for t in p99.index.get_level_values(0).unique()}
-    return out
-
-
-def _full_overall(data, ok) -> dict:
-    """Per target: counts, errors by kind, stats of both latency columns (ok rows), send lag quantiles."""
-    import pandas as pd
-
-    by_target = data.groupby("target", observed=True, sort=False)
-    counts = by_target.agg(
-        count=("ok", "size"), ok=("ok", "sum"), cold_starts=("cold", "sum"), cold_known=("cold_known", "sum")
-    )
-    counts["cold_start_rate"] = counts["cold_starts"] / counts["cold_known"].where(counts["cold_known"] > 0)
-    kinds = data.loc[~ok, "error_kind"].astype("string").replace("", pd.NA).fillna("unknown")
-    good = data.loc[ok, ["target", *LATENCY]].groupby("target", observed=True, sort=False)
-    return {
-        "counts": counts,
-        "errors": kinds.groupby(data.loc[~ok, "target"], observed=True, sort=False).value_counts(),
-        "latency": good.agg(["mean", "min", "max"]),
-        "latency_quantiles": good.quantile(list(QUANTILES)),
-        "send_lag_quantiles": by_target["send_lag_ms"].quantile(list(QUANTILES)),
-    }
-
-
-def _full_windows(data, ok, window_s: float) -> dict:
-    """Per target and window: requests, errors, cold starts, cold known; quantiles and max of ok rows' latency."""
-    import numpy as np
-
-    data["window"] = ((data["intended_send_unix_s"] - data["origin"]) // window_s).astype(np.int64)
-    keys = ["target", "window"]
-    counts = data.groupby(keys, observed=True, sort=False).agg(
-        requests=("ok", "size"), errors=("failed", "sum"), cold_starts=("cold", "sum"), cold_known=("cold_known", "sum")
-    )
-    good = data.loc[ok, [*keys, *LATENCY]].groupby(keys, observed=True, sort=False)
-    return {"counts": counts, "quantiles": good.quantile(list(QUANTILES)), "max": good.max()}
-
-
-def _peer_full(frame) -> dict:
-    """pandas, like-for-like: the core figures of ours (see module doc); the 10 s windows' p99 per target."""
-    ok = frame["ok"].fillna(False).to_numpy(dtype=bool)
-    cold = frame["cold_start"]
-    data = frame[["target", "intended_send_unix_s", *LATENCY, "send_lag_ms", "error_kind"]].assign(
-        ok=ok, failed=~ok, cold=cold.fillna(False).to_numpy(dtype=bool), cold_known=cold.notna().to_numpy()
-    )
-    data["origin"] = data.groupby("target", observed=True, sort=False)["intended_send_unix_s"].transform("min")
-    figures = {"overall": _full_overall(data, ok)} | {f"{w:g}": _full_windows(data, ok, w) for w in WINDOWS_S}
-    p99 = figures["10"]["quantiles"].xs(0.99, level=2)["latency_ms"].sort_index()
-    return {str(t): p99.xs(t, level=0).tolist() for t in p99.index.get_level_values(0).unique()}
-
-
 def _ours_disk(run_dir: Path) -> dict:
     from analysis.frame import load_frame, prepare
     from analysis.groups import RECORD_COLUMNS
@@ -259,28 +198,12 @@ def _ours_disk(run_dir: Path) -> dict:
     return _ours(prepare(frame))
 
 
-def _read_csv(run_dir: Path, usecols: list[str], dtype: dict[str, str]):
-    """The run's CSV files by pandas.read_csv (C engine: faster here than engine="pyarrow", see module doc)."""
-    import pandas as pd
-
-    paths = sorted((run_dir / "records").glob("*.csv"))
-    return pd.concat([pd.read_csv(p, usecols=usecols, dtype=dtype) for p in paths], ignore_index=True)
-
-
-def _peer_disk(run_dir: Path) -> dict:
-    frame = _read_csv(run_dir, ["target", "intended_send_unix_s", "latency_ms", "ok"], {"target": "category"})
-    return _peer(frame)
-
-
-def _peer_full_disk(run_dir: Path) -> dict:
-    dtype = {"target": "category", "error_kind": "category", "ok": "boolean", "cold_start": "boolean"}
-    return _peer_full(_read_csv(run_dir, FULL_COLUMNS, dtype))
-
-
 def _imports(mode: str) -> None:
     import numpy  # noqa: F401
     import pandas  # noqa: F401
 
+    if mode.startswith("peer-polars"):
+        import polars  # noqa: F401
     if mode.startswith("ours"):
         import analysis.frame
         import analysis.report
@@ -293,12 +216,12 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     _imports(mode)
     import_s = time.perf_counter() - started
     frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
+    if mode == "peer-polars-memory":  # its input is a polars frame, built before the clock starts as the others'
+        frame = polars_frame(frame)
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()
-    work = {"ours-memory": _ours, "peer-subset-memory": _peer, "peer-full-memory": _peer_full,
-            "ours-disk": _ours_disk, "ours-cached": _ours_disk, "peer-subset-disk": _peer_disk,
-            "peer-full-disk": _peer_full_disk}[mode]  # fmt: skip
+    work = {"ours-memory": _ours, "ours-disk": _ours_disk, "ours-cached": _ours_disk, **PEER_WORK}[mode]
     p99 = work(frame if frame is not None else run_dir)
     seconds = time.perf_counter() - started
     peak = _rss_mb()
@@ -335,21 +258,31 @@ def _figures(n: int, variant: str, ours: dict, peers: dict[str, dict]) -> None:
     figure(f"{key}_ours_s", ours["seconds"], "s")
     for name, peer in peers.items():
         speed, memory = _ratios(variant, ours, peer)
-        figure(f"{key}_speedup_vs_pandas{PEERS[name]}", speed, "x")
-        figure(f"{key}_mem_vs_pandas{PEERS[name]}", memory, "x")
+        figure(f"{key}_speedup_vs_{PEERS[name]}", speed, "x")
+        figure(f"{key}_mem_vs_{PEERS[name]}", memory, "x")
+    speed, memory = _ratios(variant, peers["polars"], peers["full"])
+    figure(f"{key}_polars_speedup_vs_pandas_full", speed, "x")
+    figure(f"{key}_polars_mem_vs_pandas_full", memory, "x")
 
 
 def _verdicts(n: int, variant: str, ours: dict, peers: dict[str, dict]) -> list[str]:
-    """Per peer: the ratios, the p99 check and the MISSED goal lines (naming the peer); then the 10 M goal."""
+    """Per peer: the ratios, the p99 check and the MISSED goal lines (the goals are against pandas: naming the
+    peer); polars' own ratios against the full pandas peer; then the 10 M goal."""
     what = "added memory" if variant == "memory" else "peak RSS"
     lines = []
     for name, peer in peers.items():
         speed, memory = _ratios(variant, ours, peer)
-        label = f"vs pandas {name} peer ({variant}, {n:,} records)"
         lines.append(
             f"{'':>10} {variant} vs peer-{name}: ours {speed:.2f}x faster, {what} {memory:.2f}x the peer's; "
             f"p99 per 10 s window max |diff| {_max_diff(ours['p99'], peer['p99']):.3g} ms"
         )
+        if name == "polars":  # no goal against polars: how far the strongest peer itself gets against pandas
+            speed, memory = _ratios(variant, peer, peers["full"])
+            lines.append(
+                f"{'':>10} {variant}: polars itself {speed:.2f}x faster than pandas full, {memory:.2f}x its {what}"
+            )
+            continue
+        label = f"vs pandas {name} peer ({variant}, {n:,} records)"
         if speed < GOAL_SPEEDUP:
             lines.append(f"{'':>10} MISSED goal >= {GOAL_SPEEDUP:g}x faster {label}: {speed:.2f}x")
         if memory > GOAL_MEMORY:
