@@ -102,7 +102,10 @@ def _table(path: Path, header: list[str], columns: list[str] | None):
 
 
 def _categorical(chunked) -> pd.Categorical:
-    """A dictionary column as a Categorical with sorted categories (the exact path's value order)."""
+    """A dictionary column as a Categorical with sorted categories (the exact path's value order).
+
+    Codes come out in the smallest integer type that holds them (as pandas keeps them), translated by one
+    gather of the small type, or none when the dictionary is sorted already (one value: the common case)."""
     import pyarrow as pa
 
     array = chunked.unify_dictionaries().combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
@@ -110,11 +113,16 @@ def _categorical(chunked) -> pd.Categorical:
         array = array.combine_chunks()
     words = np.asarray(array.dictionary.to_pylist(), dtype=object)
     order = np.argsort(words, kind="stable")
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
+    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if order.size <= np.iinfo(t).max)
     codes = array.indices.to_numpy(zero_copy_only=False)
+    if np.array_equal(order, np.arange(order.size)):
+        codes = codes.astype(small, copy=False)
+    else:
+        rank = np.empty(order.size, dtype=small)
+        rank[order] = np.arange(order.size)
+        codes = rank[codes]
     dtype = pd.CategoricalDtype(pd.Index(words[order], dtype="string"))
-    return pd.Categorical.from_codes(rank[codes] if codes.size else codes.astype(np.int64), dtype=dtype)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _clean_values(table) -> bool:

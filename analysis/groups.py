@@ -54,6 +54,35 @@ RECORD_COLUMNS = (
 )
 
 
+def _small_int(n: int) -> type:
+    """The smallest signed integer type holding 0..n (as pandas keeps categorical codes)."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n <= np.iinfo(t).max)
+
+
+def _arrow_encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """`_encoded` of Arrow-backed text without NA by Arrow's own kernels (a third of pandas' factorize at 10 M
+    rows); one value throughout (the usual run_id, scenario, operation...) needs only a comparison. Else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunked = getattr(column.array, "_pa_array", None)
+    if (
+        not isinstance(chunked, pa.ChunkedArray)
+        or not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type))
+        or chunked.null_count
+    ):
+        return None
+    if len(chunked) and pc.all(pc.equal(chunked, chunked[0])).as_py():
+        return np.zeros(len(chunked), dtype=np.int8), pd.Index([chunked[0].as_py()], dtype=column.dtype)
+    encoded = pc.dictionary_encode(chunked).combine_chunks()
+    words = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(words, kind="stable")
+    rank = np.empty(order.size, dtype=_small_int(order.size))
+    rank[order] = np.arange(order.size)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, pd.Index(words[order], dtype=column.dtype)
+
+
 def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Codes (NA as its own code; the smallest integer type pandas keeps them in) and sorted distinct values."""
     if isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
@@ -62,16 +91,20 @@ def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
             column = column.cat.reorder_categories(categories.sort_values(), ordered=False)
             categories = column.cat.categories
         return column.cat.codes.to_numpy(), categories
+    fast = _arrow_encoded(column)
+    if fast is not None:
+        return fast
     codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
-    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if len(uniques) <= np.iinfo(t).max)
-    return codes.astype(small, copy=False), pd.Index(uniques)
+    return codes.astype(_small_int(len(uniques)), copy=False), pd.Index(uniques)
 
 
 def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
     code = np.zeros(n, dtype=np.int64)
     for name in GROUP_KEYS:
         codes, values = encoded[name]
-        code = code * len(values) + codes.astype(np.int64)
+        if len(values) > 1:  # a key with one value (usually run_id, scenario, operation) adds nothing
+            code *= len(values)
+            code += codes
     return code
 
 

@@ -16,7 +16,7 @@ from analysis_helpers import rec, write_run
 from analysis.coldstart import idle_gap_s, in_flight_at_send
 from analysis.fastread import _cached, cache_path, clean_table, read_all_clean, read_clean
 from analysis.frame import _read_exact, load_frame, prepare
-from analysis.groups import split_groups
+from analysis.groups import _encoded, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
 from analysis.summary import analyse, iter_groups
 from analysis.windows import latency_orders, window_frame
@@ -321,3 +321,27 @@ def test_sla_checks_from_sorted_latencies_equal_the_plain_ones():
 
 def test_no_files_read_together_is_no_frame():
     assert read_all_clean([]) is None  # nothing to read: the caller's exact path decides
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["b", "a", "b", "c"], ["x"] * 5, [], ["", "a", ""], ["é", "e", "z"], ["b"] * 300 + [str(i) for i in range(300)]],
+)
+def test_arrow_text_is_encoded_as_pandas_factorize_does(values):
+    column = pd.Series(values, dtype="string[pyarrow]")
+    codes, uniques = _encoded(column)
+    expected_codes, expected_uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
+    assert codes.tolist() == expected_codes.tolist() and list(uniques) == list(expected_uniques)
+    assert codes.dtype == (np.int8 if len(expected_uniques) < 128 else np.int16)
+
+
+def test_categorical_codes_from_arrow_are_small_and_sorted(tmp_path):
+    kinds = ["", "timeout", "", "http_5xx"]
+    pairs = enumerate(zip("baba", kinds, strict=True))
+    records = [rec(i, target=t, latency_ms=5.0, error_kind=k) for i, (t, k) in pairs]
+    frame = read_clean(write_run(tmp_path, records).record_files()[0])
+    assert frame is not None
+    for name, expected in (("target", list("baba")), ("error_kind", kinds)):
+        assert frame[name].cat.codes.dtype == np.int8
+        assert frame[name].astype(str).tolist() == expected
+        assert list(frame[name].cat.categories) == sorted(set(expected))
