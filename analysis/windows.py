@@ -46,23 +46,22 @@ def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(codes[mask], minlength=n)[:n]
 
 
-def latency_orders(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per latency column: the rows with a successful, known value and their value order (argsort).
+def sorted_latencies(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per latency column: the rows with a successful, known value, and those values sorted.
 
-    Sorting once per group lets every window length share it (see `window_frame`).
+    One sort per group serves the overall figures, their CIs and the SLA checks; windows take the rows.
     """
     ok = group["ok_bool"].to_numpy(dtype=bool)
     out = {}
     for prefix, column in LATENCY_COLUMNS.items():
         values = group[column].to_numpy(dtype=float)
         rows = np.flatnonzero(ok & ~np.isnan(values))
-        out[prefix] = (rows, np.argsort(values[rows]))
+        out[prefix] = (rows, np.sort(values[rows]))
     return out
 
 
-def _latency_columns(codes: np.ndarray, values: np.ndarray, n: int, prefix: str, order: tuple) -> dict:
-    rows, value_order = order
-    stats = grouped_percentiles(codes[rows], values[rows], n, PERCENTILES, value_order=value_order)
+def _latency_columns(codes: np.ndarray, values: np.ndarray, n: int, prefix: str, rows: np.ndarray) -> dict:
+    stats = grouped_percentiles(codes[rows], values[rows], n, PERCENTILES)
     cols = {f"{prefix}_{percentile_key(p)}": stats[percentile_key(p)] for p in PERCENTILES}
     cols[f"{prefix}_max"] = stats["max"]
     return cols
@@ -72,11 +71,11 @@ def window_frame(
     group: pd.DataFrame,
     window_s: float,
     origin_s: float | None = None,
-    orders: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    latencies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
     """One row per window from the first to the last request of the group (empty windows included).
 
-    `orders`: the group's `latency_orders`, when the caller has them already (one sort for all windows).
+    `latencies`: the group's `sorted_latencies`, when the caller has them already (their rows are used).
     """
     t_s = group["t_s"].to_numpy(dtype=float)
     if t_s.size == 0 or np.isnan(t_s).all():
@@ -113,10 +112,10 @@ def window_frame(
             "cold_known": known,
             "cold_start_rate": np.where(known > 0, cold_count / np.maximum(known, 1), np.nan),
         }
-    orders = orders if orders is not None else latency_orders(group)
+    latencies = latencies if latencies is not None else sorted_latencies(group)
     for prefix, column in LATENCY_COLUMNS.items():
         values = group[column].to_numpy(dtype=float)
-        columns.update(_latency_columns(codes, values, n, prefix, orders[prefix]))
+        columns.update(_latency_columns(codes, values, n, prefix, latencies[prefix][0]))
     frame = pd.DataFrame(columns)
     frame.attrs.update(window_s=window_s, origin_s=origin)
     return frame

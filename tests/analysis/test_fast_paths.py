@@ -19,7 +19,7 @@ from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
 from analysis.summary import analyse, iter_groups
-from analysis.windows import latency_orders, window_frame
+from analysis.windows import LATENCY_COLUMNS, sorted_latencies, window_frame
 from labkit.records import FIELD_NAMES, ReadCounts
 
 
@@ -79,12 +79,16 @@ def test_split_groups_is_groupby_without_copies():
         assert mine["instance_id"].astype(str).tolist() == expected["instance_id"].astype(str).tolist()
 
 
-def test_windows_with_shared_orders_equal_windows_alone():
+def test_windows_with_shared_latencies_equal_windows_alone():
     frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
     _, group = next(split_groups(frame))
-    orders = latency_orders(group)
+    latencies = sorted_latencies(group)
+    for prefix, (rows, values) in latencies.items():
+        column = group[LATENCY_COLUMNS[prefix]].to_numpy()
+        np.testing.assert_array_equal(values, np.sort(column[group["ok_bool"].to_numpy() & ~np.isnan(column)]))
+        assert rows.size == values.size > 0
     for window_s in (1.0, 5.0):
-        pd.testing.assert_frame_equal(window_frame(group, window_s, orders=orders), window_frame(group, window_s))
+        pd.testing.assert_frame_equal(window_frame(group, window_s, latencies=latencies), window_frame(group, window_s))
 
 
 def _same(a, b) -> bool:
@@ -312,8 +316,7 @@ def test_sla_checks_from_sorted_latencies_equal_the_plain_ones():
     frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
     _, group = next(split_groups(frame))
     spec = SlaSpec({})
-    rows, order = latency_orders(group)["latency"]
-    sorted_ms = group["latency_ms"].to_numpy()[rows][order]
+    _, sorted_ms = sorted_latencies(group)["latency"]
     for key in (*PERCENTILE_BOUNDS, "max_ms"):
         for bound in (30.0, 80.0, 200.0):
             assert check_bound(group, key, bound, spec, sorted_ms) == check_bound(group, key, bound, spec)
@@ -345,3 +348,19 @@ def test_categorical_codes_from_arrow_are_small_and_sorted(tmp_path):
         assert frame[name].cat.codes.dtype == np.int8
         assert frame[name].astype(str).tolist() == expected
         assert list(frame[name].cat.categories) == sorted(set(expected))
+
+
+@pytest.mark.parametrize("windows", [1, 7, 300, 5000])  # few large segments (sorted one by one) to many tiny ones
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_window_percentiles_are_numpys_whichever_way_they_are_sorted(windows, in_time_order):
+    rng = np.random.default_rng(windows)
+    n = 20_000
+    codes = np.sort(rng.integers(0, windows, n)) if in_time_order else rng.integers(0, windows, n)
+    values = np.round(rng.lognormal(3.0, 1.0, n), 1)  # ties
+    out = grouped_percentiles(codes, values, windows)
+    present = np.flatnonzero(np.bincount(codes, minlength=windows))
+    for code in present[:: max(1, present.size // 50)]:
+        mine = values[codes == code]
+        expected = [np.percentile(mine, p) for p in PERCENTILES]
+        np.testing.assert_array_equal([out[percentile_key(p)][code] for p in PERCENTILES], expected)
+        assert out["max"][code] == mine.max() and out["count"][code] == mine.size
