@@ -101,27 +101,35 @@ def _table(path: Path, header: list[str], columns: list[str] | None):
     return None
 
 
-def _categorical(chunked) -> pd.Categorical:
-    """A dictionary column as a Categorical with sorted categories (the exact path's value order).
+def small_int_type(n: int) -> type:
+    """The smallest signed integer type holding 0..n (as pandas keeps categorical codes)."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n <= np.iinfo(t).max)
 
-    Codes come out in the smallest integer type that holds them (as pandas keeps them), translated by one
-    gather of the small type, or none when the dictionary is sorted already (one value: the common case)."""
+
+def sorted_codes(dictionary, indices) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct values, and those values (object array), from an Arrow dictionary
+    encoding: in the smallest integer type, translated by one gather of that type, or none when the
+    dictionary is sorted already (one value: the common case)."""
+    words = np.asarray(dictionary.to_pylist(), dtype=object)
+    order = np.argsort(words, kind="stable")
+    small = small_int_type(order.size)
+    codes = indices.to_numpy(zero_copy_only=False)
+    if np.array_equal(order, np.arange(order.size)):
+        return codes.astype(small, copy=False), words
+    rank = np.empty(order.size, dtype=small)
+    rank[order] = np.arange(order.size)
+    return rank[codes], words[order]
+
+
+def _categorical(chunked) -> pd.Categorical:
+    """A dictionary column as a Categorical with sorted categories (the exact path's value order)."""
     import pyarrow as pa
 
     array = chunked.unify_dictionaries().combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    words = np.asarray(array.dictionary.to_pylist(), dtype=object)
-    order = np.argsort(words, kind="stable")
-    small = next(t for t in (np.int8, np.int16, np.int32, np.int64) if order.size <= np.iinfo(t).max)
-    codes = array.indices.to_numpy(zero_copy_only=False)
-    if np.array_equal(order, np.arange(order.size)):
-        codes = codes.astype(small, copy=False)
-    else:
-        rank = np.empty(order.size, dtype=small)
-        rank[order] = np.arange(order.size)
-        codes = rank[codes]
-    dtype = pd.CategoricalDtype(pd.Index(words[order], dtype="string"))
+    codes, words = sorted_codes(array.dictionary, array.indices)
+    dtype = pd.CategoricalDtype(pd.Index(words, dtype="string"))
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from analysis.fastread import small_int_type, sorted_codes
 from analysis.frame import TEXT_COLUMNS
 
 GROUP_KEYS = ("run_id", "target", "scenario", "operation")
@@ -54,11 +55,6 @@ RECORD_COLUMNS = (
 )
 
 
-def _small_int(n: int) -> type:
-    """The smallest signed integer type holding 0..n (as pandas keeps categorical codes)."""
-    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n <= np.iinfo(t).max)
-
-
 def _arrow_encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     """`_encoded` of Arrow-backed text without NA by Arrow's own kernels (a third of pandas' factorize at 10 M
     rows); one value throughout (the usual run_id, scenario, operation...) needs only a comparison. Else None."""
@@ -75,12 +71,8 @@ def _arrow_encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     if len(chunked) and pc.all(pc.equal(chunked, chunked[0])).as_py():
         return np.zeros(len(chunked), dtype=np.int8), pd.Index([chunked[0].as_py()], dtype=column.dtype)
     encoded = pc.dictionary_encode(chunked).combine_chunks()
-    words = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    order = np.argsort(words, kind="stable")
-    rank = np.empty(order.size, dtype=_small_int(order.size))
-    rank[order] = np.arange(order.size)
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
-    return codes, pd.Index(words[order], dtype=column.dtype)
+    codes, words = sorted_codes(encoded.dictionary, encoded.indices)
+    return codes, pd.Index(words, dtype=column.dtype)
 
 
 def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -95,7 +87,7 @@ def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if fast is not None:
         return fast
     codes, uniques = pd.factorize(column, sort=True, use_na_sentinel=False)
-    return codes.astype(_small_int(len(uniques)), copy=False), pd.Index(uniques)
+    return codes.astype(small_int_type(len(uniques)), copy=False), pd.Index(uniques)
 
 
 def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
