@@ -102,19 +102,17 @@ def resolve_cold_starts(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return out, source
 
 
-def _send_times(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each request's actual send time (else its time `t_s`), their order (a stable argsort), and the
-    completion times sorted (a missing one as +inf: never completed)."""
+def _send_times(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each request's actual send time (else its time `t_s`), their order (a stable argsort), the completion
+    times sorted (a missing one as +inf: never completed), and how many completions came strictly before
+    each send (one search, in the sends' sorted order: cache-friendly)."""
     sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
     done = group["completion_unix_s"].to_numpy(dtype=float)
-    return sent, np.argsort(sent, kind="stable"), np.sort(np.where(np.isnan(done), np.inf, done))
-
-
-def _search(haystack: np.ndarray, sent: np.ndarray, order: np.ndarray, side: str) -> np.ndarray:
-    """`np.searchsorted(haystack, sent, side)`, searching the queries in their sorted order (cache-friendly)."""
-    out = np.empty(sent.size, dtype=np.int64)
-    out[order] = np.searchsorted(haystack, sent[order], side=side)
-    return out
+    done = np.sort(np.where(np.isnan(done), np.inf, done))
+    order = np.argsort(sent, kind="stable")
+    before = np.empty(sent.size, dtype=np.int64)
+    before[order] = np.searchsorted(done, sent[order], side="left")
+    return sent, order, done, before
 
 
 def _first_equal(sent: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -129,17 +127,19 @@ def _first_equal(sent: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 def in_flight_at_send(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
     """Requests of the group in flight when each request was sent (itself not counted)."""
-    sent, order, done = sends if sends is not None else _send_times(group)
+    sent, order, done, before = sends if sends is not None else _send_times(group)
     started_before = _first_equal(sent, order)
-    completed_before = _search(done, sent, order, "right")
-    return np.maximum(started_before - completed_before, 0)
+    completed_by = before.copy()  # completions at or before the send: add those at the very same instant (rare)
+    tie = np.flatnonzero(done[np.minimum(before, done.size - 1)] == sent) if done.size else before[:0]
+    completed_by[tie] = np.searchsorted(done, sent[tie], side="right")
+    return np.maximum(started_before - completed_by, 0)
 
 
 def idle_gap_s(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
     """Seconds since the latest completion (of the group) before each send; NaN when none came before."""
-    sent, order, done = sends if sends is not None else _send_times(group)
+    sent, _, done, before = sends if sends is not None else _send_times(group)
     done = done[: int(group["completion_unix_s"].notna().sum())]  # the recorded completions, sorted
-    index = _search(done, sent, order, "left") - 1
+    index = np.minimum(before, done.size) - 1  # the never-completed (+inf) come last: none is before a send
     previous = np.where(index >= 0, done[np.maximum(index, 0)] if done.size else np.nan, np.nan)
     return sent - previous
 
