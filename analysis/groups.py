@@ -2,7 +2,8 @@
 
 `split_groups` keeps only the columns the analysis reads, dictionary-encodes their text (one factorize per
 column, shared with the group keys: pandas `Categorical` with sorted categories), and finds every group's
-rows with one stable sort of the combined group code (no hashing of rows, no per-row Python). Rows keep
+rows from the combined group code: a slice when its rows come together (records loaded one producer's file
+after another), else by one stable sort of the code (no hashing of rows, no per-row Python). Rows keep
 their order within a group, exactly as `DataFrame.groupby(sort=True)` gives them.
 """
 
@@ -109,23 +110,37 @@ def _keys(code: int, encoded: dict[str, tuple[np.ndarray, pd.Index]]) -> dict[st
     return {name: keys[name] for name in GROUP_KEYS}
 
 
+def _group_rows(code: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int]]]:
+    """(order, [(group code, start, stop)] sorted by code): rows `start:stop` of `code`, or of `order` (a stable
+    argsort of `code`) when it is not None. Each group's rows in one run (however the runs are ordered, as when
+    a run's records load one producer's file after another): no order, every group a slice."""
+    starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+    run_codes = code[starts]
+    if np.unique(run_codes).size == run_codes.size:
+        stops = np.append(starts[1:], code.size)
+        spans = zip(run_codes.tolist(), starts.tolist(), stops.tolist(), strict=True)
+        return None, sorted(spans)
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    stops = np.append(starts[1:], code.size)
+    return order, list(zip(ordered[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
+
+
 def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
     """(keys, group) per group, sorted by keys; each group holds `ANALYSIS_COLUMNS` (those present).
 
-    Rows already in group order are handed out as views; else each group's rows are gathered when its
-    turn comes (one group's copy alive at a time, not a reordered copy of everything).
+    A group whose rows come together (in any order of the groups) is handed out as views; else each group's
+    rows are gathered when its turn comes (one group's copy alive at a time, not a reordered copy of everything).
     """
     if frame.empty:
         return
     names = [name for name in ANALYSIS_COLUMNS if name in frame.columns]
     encoded = {name: _encoded(frame[name]) for name in names if name in TEXT_COLUMNS}
     code = _group_code(encoded, len(frame))
-    order = None if bool(np.all(code[1:] >= code[:-1])) else np.argsort(code, kind="stable")
-    ordered = code if order is None else code[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    stops = np.append(starts[1:], len(ordered))
+    order, spans = _group_rows(code)
     arrays = {name: frame[name].to_numpy() for name in names if name not in encoded}
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+    for group_code, start, stop in spans:
         rows = slice(start, stop) if order is None else order[start:stop]
         columns = {}
         for name in names:
@@ -134,4 +149,4 @@ def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataF
                 columns[name] = pd.Categorical.from_codes(codes[rows], dtype=pd.CategoricalDtype(values))
             else:
                 columns[name] = arrays[name][rows]
-        yield _keys(int(ordered[start]), encoded), pd.DataFrame(columns, copy=False)
+        yield _keys(group_code, encoded), pd.DataFrame(columns, copy=False)

@@ -364,3 +364,19 @@ def test_window_percentiles_are_numpys_whichever_way_they_are_sorted(windows, in
         expected = [np.percentile(mine, p) for p in PERCENTILES]
         np.testing.assert_array_equal([out[percentile_key(p)][code] for p in PERCENTILES], expected)
         assert out["max"][code] == mine.max() and out["count"][code] == mine.size
+
+
+@pytest.mark.parametrize("runs", [["c", "a", "b"], ["a", "b", "a"], ["b", "a", "c", "b"]])
+def test_groups_are_slices_when_their_rows_come_together_and_equal_groupby_anyway(runs):
+    rng = np.random.default_rng(len(runs))
+    parts = [pd.DataFrame({"target": t, "latency_ms": rng.random(50), "t_s": np.arange(50.0)}) for t in runs]
+    frame = pd.concat(parts, ignore_index=True).assign(run_id="r", scenario="s", operation="o")
+    ours = list(split_groups(frame))
+    theirs = list(frame.groupby(["run_id", "target", "scenario", "operation"], sort=True))
+    assert [keys["target"] for keys, _ in ours] == sorted(set(runs))
+    together = len(set(runs)) == len(runs)
+    source = frame["latency_ms"].to_numpy()
+    for (_, mine), (_, expected) in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine["latency_ms"].to_numpy(), expected["latency_ms"].to_numpy())
+        np.testing.assert_array_equal(mine["t_s"].to_numpy(), expected["t_s"].to_numpy())
+        assert np.shares_memory(mine["latency_ms"].to_numpy(), source) == together
