@@ -110,21 +110,22 @@ def _keys(code: int, encoded: dict[str, tuple[np.ndarray, pd.Index]]) -> dict[st
     return {name: keys[name] for name in GROUP_KEYS}
 
 
+def _runs(code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The code, start and stop of each run of equal codes, in row order."""
+    starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+    return code[starts], starts, np.append(starts[1:], code.size)
+
+
 def _group_rows(code: np.ndarray) -> tuple[np.ndarray | None, list[tuple[int, int, int]]]:
     """(order, [(group code, start, stop)] sorted by code): rows `start:stop` of `code`, or of `order` (a stable
     argsort of `code`) when it is not None. Each group's rows in one run (however the runs are ordered, as when
     a run's records load one producer's file after another): no order, every group a slice."""
-    starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
-    run_codes = code[starts]
-    if np.unique(run_codes).size == run_codes.size:
-        stops = np.append(starts[1:], code.size)
-        spans = zip(run_codes.tolist(), starts.tolist(), stops.tolist(), strict=True)
-        return None, sorted(spans)
-    order = np.argsort(code, kind="stable")
-    ordered = code[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    stops = np.append(starts[1:], code.size)
-    return order, list(zip(ordered[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
+    order = None
+    codes, starts, stops = _runs(code)
+    if np.unique(codes).size != codes.size:  # some group's rows are apart: gather by a sort of the code
+        order = np.argsort(code, kind="stable")
+        codes, starts, stops = _runs(code[order])
+    return order, sorted(zip(codes.tolist(), starts.tolist(), stops.tolist(), strict=True))
 
 
 def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:

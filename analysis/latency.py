@@ -149,10 +149,13 @@ def sort_by_code(codes: np.ndarray, values: np.ndarray, value_order: np.ndarray 
     (window lengths); small codes are sorted by numpy's radix sort (uint16), larger ones by timsort.
     """
     order = np.argsort(values, kind="quicksort") if value_order is None else value_order
-    ranked_codes = codes[order]
-    top = int(ranked_codes.max()) if ranked_codes.size else 0
-    small = ranked_codes.astype(np.uint16 if top < 2**16 else np.int64, copy=False)
-    return order[np.argsort(small, kind="stable")]
+    return order[_code_order(codes[order])]
+
+
+def _code_order(codes: np.ndarray) -> np.ndarray:
+    """A stable argsort of integer codes: numpy's radix sort when they fit 16 bits, else timsort."""
+    top = int(codes.max()) if codes.size else 0
+    return np.argsort(codes.astype(np.uint16 if top < 2**16 else np.int64, copy=False), kind="stable")
 
 
 def _by_code_then_value(
@@ -164,11 +167,7 @@ def _by_code_then_value(
     filled = np.flatnonzero(counts > 1)
     if values.size == 0 or filled.size * SEGMENT_SORT_MIN_MEAN > values.size:  # a Python step per segment: too many
         return values[sort_by_code(codes, values, value_order)]
-    if bool(np.all(codes[1:] >= codes[:-1])):
-        grouped = values.copy()
-    else:
-        small = codes.astype(np.uint16 if int(codes.max()) < 2**16 else np.int64, copy=False)
-        grouped = values[np.argsort(small, kind="stable")]
+    grouped = values.copy() if bool(np.all(codes[1:] >= codes[:-1])) else values[_code_order(codes)]
     ends = np.cumsum(counts)
     starts = ends - counts
     for i in filled.tolist():
