@@ -41,17 +41,21 @@ def billed_ms(group: pd.DataFrame, pricing: Pricing) -> tuple[np.ndarray, str]:
     """Billed milliseconds per invocation and the basis used (see module doc)."""
     billed = group["billed_ms"].to_numpy(dtype=float)
     basis = "billed duration (record / REPORT line)"
-    duration = np.ceil(np.round(group["duration_ms"].to_numpy(dtype=float), 6))
-    handler = np.ceil(np.round(group["handler_ms"].to_numpy(dtype=float), 6))
-    if np.isnan(billed).all():
+    missing = np.flatnonzero(np.isnan(billed))  # those billed from duration_ms (else handler_ms)
+    duration = np.ceil(np.round(group["duration_ms"].to_numpy(dtype=float)[missing], 6))
+    if missing.size == billed.size:  # nothing billed recorded
         basis = "ceil(duration_ms)" if not np.isnan(duration).all() else "ceil(handler_ms), no duration recorded"
-    billed = np.where(np.isnan(billed), np.where(np.isnan(duration), handler, duration), billed)
+    if missing.size:
+        handler = np.ceil(np.round(group["handler_ms"].to_numpy(dtype=float)[missing], 6))
+        billed = billed.copy()
+        billed[missing] = np.where(np.isnan(duration), handler, duration)
     if pricing.bill_init_phase:
-        init = np.ceil(np.nan_to_num(group["init_ms"].to_numpy(dtype=float)))
-        cold = group["cold_bool"].to_numpy(dtype=bool)
-        dur = np.nan_to_num(group["duration_ms"].to_numpy(dtype=float))
-        add = cold & (init > 0) & (billed < dur + init)
-        billed = billed + np.where(add, init, 0.0)
+        cold = np.flatnonzero(group["cold_bool"].to_numpy(dtype=bool))
+        init = np.ceil(np.nan_to_num(group["init_ms"].to_numpy(dtype=float)[cold]))
+        dur = np.nan_to_num(group["duration_ms"].to_numpy(dtype=float)[cold])
+        add = (init > 0) & (billed[cold] < dur + init)
+        billed = billed.copy() if not missing.size else billed
+        billed[cold[add]] += init[add]
         basis += " + init phase on cold starts"
     return np.maximum(np.nan_to_num(billed, nan=0.0), 0.0), basis
 
@@ -133,11 +137,12 @@ def group_cost(group: pd.DataFrame, target: str, operation: str, pricing: Pricin
     return {"kind": kind, "modelled": True, **detail, "usd_per_million_ok": per_million}
 
 
-def per_request_profile(group: pd.DataFrame, pricing: Pricing) -> dict[str, float]:
-    """Average GB-s and front units per invocation of a function group (for monthly extrapolation)."""
-    detail = function_cost(group, pricing, with_front=False)
+def per_request_profile(group: pd.DataFrame, pricing: Pricing, gb_s: float | None = None) -> dict[str, float]:
+    """Average GB-s and front units per invocation of a function group (for monthly extrapolation);
+    `gb_s`: the group's GB-s when known already (`function_cost`)."""
+    gb_s = function_cost(group, pricing, with_front=False)["gb_s"] if gb_s is None else gb_s
     n = max(len(group), 1)
-    return {"gb_s": detail["gb_s"] / n, "front_units": front_units(group, pricing) / n}
+    return {"gb_s": gb_s / n, "front_units": front_units(group, pricing) / n}
 
 
 def monthly_function_usd(requests: float, profile: dict[str, float], pricing: Pricing) -> float:
@@ -177,8 +182,9 @@ def cost_curve(profile: dict[str, float], pricing: Pricing, top_per_day: float) 
     return {"requests_per_day": [float(x) for x in per_day], "function_usd_per_month": usd}
 
 
-def breakeven_table(group: pd.DataFrame, pricing: Pricing) -> dict[str, Any]:
-    profile = per_request_profile(group, pricing)
+def breakeven_table(group: pd.DataFrame, pricing: Pricing, gb_s: float | None = None) -> dict[str, Any]:
+    """Requests/day where the function costs as much as each instance type; `gb_s` as `per_request_profile`."""
+    profile = per_request_profile(group, pricing, gb_s)
     per_request = monthly_function_usd(1e6, profile, pricing) / 1e6
     rows = [
         {

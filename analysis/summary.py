@@ -7,6 +7,7 @@ send), per-window tables, cold starts, SLA verdicts and modelled cost. See the R
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from analysis.groups import split_groups
 from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci
 from analysis.pricing import Pricing
 from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
-from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_frame, window_records
+from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_frames, window_records
 
 INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
 ANALYSIS_THREADS = 2  # groups analysed at once (bounded by the CPU count); 1: one after the other
@@ -61,12 +62,16 @@ def split_interrupted(group: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (group.loc[~cut], int(cut.sum())) if cut.any() else (group, 0)
 
 
+def _code_counts(column: pd.Series) -> np.ndarray:
+    """How many rows hold each category of a dictionary-encoded column (NA rows not counted)."""
+    codes = column.cat.codes.to_numpy()
+    return np.bincount(codes.astype(np.int64) + 1, minlength=len(column.cat.categories) + 1)[1:]
+
+
 def _commonest(column: pd.Series) -> str:
     """The commonest non-empty value (the smallest of the commonest on a tie, as `Series.mode`); "" if none."""
     if isinstance(column.dtype, pd.CategoricalDtype):  # count the codes: no text touched
-        counts = np.bincount(
-            column.cat.codes.to_numpy()[column.notna().to_numpy()], minlength=len(column.cat.categories)
-        )
+        counts = _code_counts(column)
         categories = column.cat.categories
         counts[np.flatnonzero(categories == "")] = 0
         if column.cat.ordered is False and categories.is_monotonic_increasing:
@@ -82,6 +87,9 @@ def _identity(group: pd.DataFrame) -> dict[str, str]:
 
 def _distinct(column: pd.Series) -> int:
     """How many distinct non-empty values."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        present = _code_counts(column) > 0
+        return int(present.sum() - present[np.flatnonzero(column.cat.categories == "")].sum())
     return int(column[(column != "").to_numpy(dtype=bool) & column.notna().to_numpy()].nunique())
 
 
@@ -92,8 +100,10 @@ def _pairs(first: pd.Series, second: pd.Series) -> list[tuple[object, object]]:
         return list(pairs.itertuples(index=False, name=None))
     width = len(second.cat.categories) + 1  # codes shifted by one: NA (-1) becomes 0
     codes = (first.cat.codes.to_numpy(np.int64) + 1) * width + second.cat.codes.to_numpy(np.int64) + 1
+    span = (len(first.cat.categories) + 1) * width  # every code is below it
+    present = np.flatnonzero(np.bincount(codes, minlength=span)) if span <= max(codes.size, 2**16) else np.unique(codes)
     out = []
-    for code in np.unique(codes).tolist():
+    for code in present.tolist():
         a, b = divmod(code, width)
         out.append((first.cat.categories[a - 1] if a else None, second.cat.categories[b - 1] if b else None))
     return out
@@ -104,16 +114,23 @@ def _models(group: pd.DataFrame) -> list[str]:
     return sorted(f"{m} ({w or 'unknown'} weights)" for m, w in pairs if isinstance(m, str) and m)
 
 
+def _extent(values: np.ndarray) -> tuple[int, float, float]:
+    """How many values are not NaN, and their min and max (NaN when none)."""
+    n = int(values.size - np.count_nonzero(np.isnan(values)))
+    return (n, float(np.nanmin(values)), float(np.nanmax(values))) if n else (0, math.nan, math.nan)
+
+
 def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, Any]:
     """Offered rate from intended send times, achieved rate of successful completions, configured rate."""
-    t_s = group["t_s"].dropna()
-    done = group.loc[group["ok_bool"], "completion_unix_s"].dropna()
-    intended_span = float(t_s.max() - t_s.min()) if len(t_s) > 1 else 0.0
-    done_span = float(done.max() - done.min()) if len(done) > 1 else 0.0
-    span_s = float(group["completion_unix_s"].max() - t_s.min()) if len(t_s) and len(done) else 0.0
+    sent, first_s, last_s = _extent(group["t_s"].to_numpy(dtype=float))
+    completion = group["completion_unix_s"].to_numpy(dtype=float)
+    done, first_done_s, last_done_s = _extent(completion[group["ok_bool"].to_numpy(dtype=bool)])
+    intended_span = last_s - first_s if sent > 1 else 0.0
+    done_span = last_done_s - first_done_s if done > 1 else 0.0
+    span_s = float(np.nanmax(completion)) - first_s if sent and done else 0.0
     # n events span n - 1 intervals: rate = (n - 1) / span for both, so a steady run reads the same
-    offered = (len(t_s) - 1) / intended_span if intended_span > 0 else None
-    achieved = (len(done) - 1) / done_span if done_span > 0 else None
+    offered = (sent - 1) / intended_span if intended_span > 0 else None
+    achieved = (done - 1) / done_span if done_span > 0 else None
     out = {"span_s": span_s, "offered_rps": offered, "achieved_rps": achieved, "configured_rps": configured_rps}
     reference = configured_rps or offered
     out["achieved_vs_target"] = achieved / reference if achieved and reference else None
@@ -123,7 +140,7 @@ def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, A
 
 def _windows(group: pd.DataFrame, options: AnalysisOptions, latencies: dict) -> dict[str, pd.DataFrame]:
     sizes = set(options.windows_s) | ({options.sla.window_s} if options.sla else set())
-    return {f"{w:g}": window_frame(group, w, latencies=latencies) for w in sorted(sizes)}
+    return {f"{w:g}": frame for w, frame in window_frames(group, sorted(sizes), latencies=latencies).items()}
 
 
 def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFrame], spec: SlaSpec,
@@ -181,7 +198,7 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
     if options.pricing is not None:
         out["cost"] = group_cost(resolved, keys["target"], keys["operation"], options.pricing)
         if out["cost"]["kind"] == "function":
-            out["breakeven"] = breakeven_table(resolved, options.pricing)
+            out["breakeven"] = breakeven_table(resolved, options.pricing, out["cost"]["gb_s"])
     return out
 
 

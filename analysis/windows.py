@@ -16,6 +16,8 @@ the other line up window by window. Per window:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,12 +38,6 @@ def plot_window_s(span_s: float, target_windows: int = 30) -> float:
     return NICE_WINDOWS_S[-1]
 
 
-def window_index(t_s: np.ndarray, origin_s: float, window_s: float) -> np.ndarray:
-    """Window number of each time (NaN times go to window 0)."""
-    index = np.floor((np.nan_to_num(t_s, nan=origin_s) - origin_s) / window_s)
-    return np.maximum(index, 0).astype(np.int64)
-
-
 def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(codes[mask], minlength=n)[:n]
 
@@ -60,11 +56,107 @@ def sorted_latencies(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndar
     return out
 
 
-def _latency_columns(codes: np.ndarray, values: np.ndarray, n: int, prefix: str, rows: np.ndarray) -> dict:
-    stats = grouped_percentiles(codes[rows], values[rows], n, PERCENTILES)
+def _latency_columns(codes: np.ndarray, n: int, prefix: str, rows: np.ndarray, values: np.ndarray) -> dict:
+    stats = grouped_percentiles(codes[rows], values, n, PERCENTILES)
     cols = {f"{prefix}_{percentile_key(p)}": stats[percentile_key(p)] for p in PERCENTILES}
     cols[f"{prefix}_max"] = stats["max"]
     return cols
+
+
+@dataclass(frozen=True)
+class _Times:
+    """What every window length of one group shares: offsets from the origin (s), masks, the schedule's end."""
+
+    origin_s: float
+    sent_s: np.ndarray  # t_s - origin (NaN: 0, the first window)
+    done_s: np.ndarray  # completion - origin (NaN: 0; such rows are not in done_ok)
+    ok: np.ndarray
+    done_ok: np.ndarray  # successful with a completion time
+    cold_known: np.ndarray
+    cold: np.ndarray
+    last_sent_s: float  # the last intended send (unix s)
+    step_s: float | None  # the median interval between sends (None: fewer than two)
+    latency_rows: dict[str, tuple[np.ndarray, np.ndarray]]  # prefix -> (rows, their values in row order)
+
+
+def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) -> _Times | None:
+    t_s = group["t_s"].to_numpy(dtype=float)
+    if t_s.size == 0 or np.isnan(t_s).all():
+        return None
+    origin = float(np.nanmin(t_s)) if origin_s is None else origin_s
+    sent = t_s[~np.isnan(t_s)]
+    if not bool(np.all(sent[1:] >= sent[:-1])):
+        sent = np.sort(sent)
+    step_s = float(np.median(np.diff(sent))) if sent.size > 1 else None
+    completion = group["completion_unix_s"].to_numpy(dtype=float)
+    ok = group["ok_bool"].to_numpy(dtype=bool)
+    cold_known = group["cold_known"].to_numpy(dtype=bool)
+    latencies = latencies if latencies is not None else sorted_latencies(group)
+    rows = {prefix: latencies[prefix][0] for prefix in LATENCY_COLUMNS}
+    return _Times(
+        origin_s=origin,
+        sent_s=np.nan_to_num(t_s - origin, nan=0.0),
+        done_s=np.nan_to_num(completion - origin, nan=0.0),
+        ok=ok,
+        done_ok=ok & ~np.isnan(completion),
+        cold_known=cold_known,
+        cold=group["cold_bool"].to_numpy(dtype=bool) & cold_known,
+        last_sent_s=float(sent[-1]),
+        step_s=step_s,
+        latency_rows={
+            prefix: (r, group[column].to_numpy(dtype=float)[r]) for (prefix, column), r in zip(
+                LATENCY_COLUMNS.items(), rows.values(), strict=True)
+        },
+    )  # fmt: skip
+
+
+def _window_codes(offsets_s: np.ndarray, window_s: float) -> np.ndarray:
+    """Window number of each offset from the origin (s); a negative offset is in window 0."""
+    return np.maximum(np.floor(offsets_s / window_s), 0).astype(np.int64)
+
+
+def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
+    codes = _window_codes(times.sent_s, window_s)
+    n = int(codes.max()) + 1
+    done_codes = _window_codes(times.done_s, window_s)
+    requests = np.bincount(codes, minlength=n)
+    step_s = times.step_s if times.step_s is not None else window_s
+    end_s = times.last_sent_s + step_s - times.origin_s  # the schedule's end: last send + one typical interval
+    duration = np.full(n, float(window_s))
+    duration[-1] = min(window_s, max(end_s - (n - 1) * window_s, 1e-3))  # the last window may be partial
+    errors = _count(codes, ~times.ok, n)
+    known = _count(codes, times.cold_known, n)
+    cold_count = _count(codes, times.cold, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        columns: dict[str, Any] = {
+            "window": np.arange(n),
+            "start_s": np.arange(n) * window_s,
+            "duration_s": duration,
+            "requests": requests,
+            "offered_rps": requests / duration,
+            "achieved_rps": _count(done_codes, times.done_ok & (done_codes < n), n) / duration,
+            "errors": errors,
+            "error_rate": np.where(requests > 0, errors / np.maximum(requests, 1), np.nan),
+            "cold_starts": cold_count,
+            "cold_known": known,
+            "cold_start_rate": np.where(known > 0, cold_count / np.maximum(known, 1), np.nan),
+        }
+    for prefix, (rows, values) in times.latency_rows.items():
+        columns.update(_latency_columns(codes, n, prefix, rows, values))
+    frame = pd.DataFrame(columns)
+    frame.attrs.update(window_s=window_s, origin_s=times.origin_s)
+    return frame
+
+
+def window_frames(
+    group: pd.DataFrame,
+    windows_s: Sequence[float],
+    origin_s: float | None = None,
+    latencies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[float, pd.DataFrame]:
+    """`window_frame` for each window length, sharing what does not depend on the length."""
+    times = _times(group, origin_s, latencies)
+    return {w: pd.DataFrame() if times is None else _window_table(times, w) for w in windows_s}
 
 
 def window_frame(
@@ -77,48 +169,7 @@ def window_frame(
 
     `latencies`: the group's `sorted_latencies`, when the caller has them already (their rows are used).
     """
-    t_s = group["t_s"].to_numpy(dtype=float)
-    if t_s.size == 0 or np.isnan(t_s).all():
-        return pd.DataFrame()
-    origin = float(np.nanmin(t_s)) if origin_s is None else origin_s
-    codes = window_index(t_s, origin, window_s)
-    n = int(codes.max()) + 1
-    ok = group["ok_bool"].to_numpy(dtype=bool)
-    completion = group["completion_unix_s"].to_numpy(dtype=float)
-    done_codes = window_index(completion, origin, window_s)
-    done_ok = ok & ~np.isnan(completion) & (done_codes < n)
-    cold_known = group["cold_known"].to_numpy(dtype=bool)
-    cold = group["cold_bool"].to_numpy(dtype=bool) & cold_known
-    requests = np.bincount(codes, minlength=n)
-    sent = np.sort(t_s[~np.isnan(t_s)])
-    step_s = float(np.median(np.diff(sent))) if sent.size > 1 else window_s
-    end_s = float(sent[-1]) + step_s - origin  # the schedule's end: last send + one typical interval
-    duration = np.full(n, float(window_s))
-    duration[-1] = min(window_s, max(end_s - (n - 1) * window_s, 1e-3))  # the last window may be partial
-    errors = _count(codes, ~ok, n)
-    known = _count(codes, cold_known, n)
-    cold_count = _count(codes, cold, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        columns: dict[str, Any] = {
-            "window": np.arange(n),
-            "start_s": np.arange(n) * window_s,
-            "duration_s": duration,
-            "requests": requests,
-            "offered_rps": requests / duration,
-            "achieved_rps": _count(done_codes, done_ok, n) / duration,
-            "errors": errors,
-            "error_rate": np.where(requests > 0, errors / np.maximum(requests, 1), np.nan),
-            "cold_starts": cold_count,
-            "cold_known": known,
-            "cold_start_rate": np.where(known > 0, cold_count / np.maximum(known, 1), np.nan),
-        }
-    latencies = latencies if latencies is not None else sorted_latencies(group)
-    for prefix, column in LATENCY_COLUMNS.items():
-        values = group[column].to_numpy(dtype=float)
-        columns.update(_latency_columns(codes, values, n, prefix, latencies[prefix][0]))
-    frame = pd.DataFrame(columns)
-    frame.attrs.update(window_s=window_s, origin_s=origin)
-    return frame
+    return window_frames(group, (window_s,), origin_s, latencies)[window_s]
 
 
 def window_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -107,3 +107,17 @@ def test_keepalive_curve_shows_cold_after_long_idle_gaps():
     assert bins[(1.0, 3.0)] == (36, 0) and bins[(600.0, 1800.0)] == (3, 3)
     assert summary["no_previous_completion"] == {"requests": 1, "cold": 1}
     assert summary["source"] == "function flag" and summary["rate"] == 0.1
+
+
+def test_rate_intervals_are_scipys_clopper_pearson_exactly():
+    from scipy import stats as sps
+
+    from analysis.coldstart import _rate_ci
+
+    cases = [(0, 1), (1, 1), (0, 10), (10, 10), (3, 10), (1, 1_000_000), (999_999, 1_000_000), (5, 7)]
+    alpha = 1 - 0.95
+    for cold, n in cases:
+        low = float(sps.beta.ppf(alpha / 2, cold, n - cold + 1)) if cold > 0 else 0.0
+        high = float(sps.beta.ppf(1 - alpha / 2, cold + 1, n - cold)) if cold < n else 1.0
+        assert _rate_ci(cold, n) == (low, high)
+    assert _rate_ci(0, 0) == (None, None)

@@ -19,7 +19,7 @@ from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
 from analysis.summary import analyse, iter_groups
-from analysis.windows import LATENCY_COLUMNS, sorted_latencies, window_frame
+from analysis.windows import LATENCY_COLUMNS, sorted_latencies, window_frame, window_frames
 from labkit.records import FIELD_NAMES, ReadCounts
 
 
@@ -380,3 +380,32 @@ def test_groups_are_slices_when_their_rows_come_together_and_equal_groupby_anywa
         np.testing.assert_array_equal(mine["latency_ms"].to_numpy(), expected["latency_ms"].to_numpy())
         np.testing.assert_array_equal(mine["t_s"].to_numpy(), expected["t_s"].to_numpy())
         assert np.shares_memory(mine["latency_ms"].to_numpy(), source) == together
+
+
+def test_window_tables_of_every_length_at_once_equal_plain_pandas_per_window():
+    rng = np.random.default_rng(3)
+    n = 5_000
+    t_s = 1_800_000_000.0 + np.sort(rng.uniform(0, 200, n))
+    latency = np.round(rng.lognormal(3.0, 0.5, n), 2)
+    ok = rng.random(n) > 0.02
+    cold = rng.random(n) < 0.05
+    frame = pd.DataFrame({"intended_send_unix_s": t_s, "actual_send_unix_s": t_s + 0.001, "ok": ok,
+                          "completion_unix_s": t_s + latency / 1000, "latency_ms": latency,
+                          "service_latency_ms": latency - 1.0, "cold_start": cold})  # fmt: skip
+    frame.loc[::101, "completion_unix_s"] = np.nan
+    group = prepare(frame)
+    tables = window_frames(group, (1.0, 10.0, 60.0))
+    for window_s, table in tables.items():
+        pd.testing.assert_frame_equal(table, window_frame(group, window_s))
+        window = np.floor((t_s - t_s[0]) / window_s).astype(int)
+        by_window = pd.DataFrame({"w": window, "ok": ok, "cold": cold, "latency": latency}).groupby("w")
+        np.testing.assert_array_equal(table["requests"].to_numpy(), by_window.size().to_numpy())
+        np.testing.assert_array_equal(table["cold_starts"].to_numpy(), by_window["cold"].sum().to_numpy())
+        p99 = pd.Series(latency[ok]).groupby(window[ok]).quantile(0.99)
+        np.testing.assert_allclose(table["latency_p99"].to_numpy(), p99.to_numpy(), rtol=1e-12)
+        done = frame["completion_unix_s"].to_numpy()
+        done_window = np.floor((done - t_s[0]) / window_s)
+        achieved = np.bincount(done_window[ok & ~np.isnan(done)].astype(int), minlength=len(table))[: len(table)]
+        np.testing.assert_allclose(
+            table["achieved_rps"].to_numpy() * table["duration_s"].to_numpy(), achieved, rtol=1e-12
+        )
