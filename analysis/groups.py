@@ -138,8 +138,7 @@ def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataF
         return
     names = [name for name in ANALYSIS_COLUMNS if name in frame.columns]
     encoded = {name: _encoded(frame[name]) for name in names if name in TEXT_COLUMNS}
-    code = _group_code(encoded, len(frame))
-    order, spans = _group_rows(code)
+    order, spans = _group_rows(_group_code(encoded, len(frame)))  # the code (8 bytes a row) not kept after
     arrays = {name: frame[name].to_numpy() for name in names if name not in encoded}
     for group_code, start, stop in spans:
         rows = slice(start, stop) if order is None else order[start:stop]

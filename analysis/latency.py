@@ -39,24 +39,18 @@ def latency_stats(
 ) -> dict:
     """count, mean, min, max and the percentiles (numpy's linear interpolation between order statistics).
 
-    `presorted`: the values are sorted and NaN-free already: percentiles by index arithmetic, no partition.
+    `presorted`: the values are sorted and NaN-free already. Else they are sorted here (numpy's vectorised sort
+    beats `np.percentile`'s partitions for five percentiles); the mean is taken before, in the given order.
     """
     values = np.asarray(values_ms, dtype=float) if presorted else _clean(values_ms)
     if values.size == 0:
         return {"count": 0}
-    stats: dict[str, Any] = {
-        "count": int(values.size),
-        "mean": float(values.mean()),
-        "min": float(values[0] if presorted else values.min()),
-        "max": float(values[-1] if presorted else values.max()),
-    }
-    if presorted:
-        found = sorted_percentiles(values, np.array([0]), np.array([values.size]), percentiles)
-        figures = [found[percentile_key(p)][0] for p in percentiles]
-    else:
-        figures = np.percentile(values, percentiles)
-    for p, value in zip(percentiles, figures, strict=True):
-        stats[percentile_key(p)] = float(value)
+    mean = float(values.mean())
+    values = values if presorted else np.sort(values)
+    stats: dict[str, Any] = {"count": int(values.size), "mean": mean, "min": float(values[0]), "max": float(values[-1])}
+    found = sorted_percentiles(values, np.array([0]), np.array([values.size]), percentiles)
+    for p in percentiles:
+        stats[percentile_key(p)] = float(found[percentile_key(p)][0])
     return stats
 
 

@@ -230,10 +230,13 @@ def build(cls: type[T], data: Any, where: str) -> T:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader (about 10x faster) if built
+
+
 def read_yaml(path: Path, what: str = "config file") -> Any:
     """The parsed YAML document of `path` (None for an empty file); ConfigError naming the file (and line)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except yaml.YAMLError as exc:
