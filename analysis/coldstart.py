@@ -163,13 +163,23 @@ def _rate_ci(cold: int, n: int, confidence: float = 0.95) -> tuple[float | None,
     return float(low[0]), float(high[0])
 
 
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each (NaN-free) value: small non-negative integers (requests in flight) by a table of each
+    integer's bin, others by a search of the edges."""
+    if values.dtype.kind in "iu" and values.size and values.min() >= 0 and values.max() < 2**16:
+        return (np.searchsorted(edges, np.arange(int(values.max()) + 1), side="right") - 1)[values]
+    return np.searchsorted(edges, values, side="right") - 1
+
+
 def binned_rate(values: np.ndarray, cold: np.ndarray, edges: Iterable[float], label: str) -> list[dict[str, Any]]:
     """Cold-start rate per bin of `values` (bins [edge_i, edge_i+1)), only bins holding requests."""
     edges = np.asarray(list(edges), dtype=float)
-    keep = ~np.isnan(values)
-    index = np.searchsorted(edges, values[keep], side="right") - 1
+    if values.dtype.kind == "f":  # a NaN value is in no bin
+        keep = ~np.isnan(values)
+        values, cold = values[keep], cold[keep]
+    index = _bin_index(values, edges)
     counts = np.bincount(index, minlength=len(edges) - 1)
-    colds = np.bincount(index[cold[keep]], minlength=len(edges) - 1)
+    colds = np.bincount(index[cold], minlength=len(edges) - 1)
     bins = np.flatnonzero(counts)
     lows, highs = _rate_cis(colds[bins], counts[bins])
     return [
@@ -214,7 +224,7 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
         "penalty": penalty,
         "init_ms": latency_stats(resolved.loc[cold, "init_ms"].to_numpy(dtype=float)),
         "by_concurrency": binned_rate(
-            in_flight_at_send(resolved, sends)[known].astype(float), cold[known], CONCURRENCY_EDGES, "in_flight"
+            in_flight_at_send(resolved, sends)[known], cold[known], CONCURRENCY_EDGES, "in_flight"
         ),
         "keepalive": binned_rate(gaps[known], cold[known], GAP_EDGES_S, "gap_s"),
         "no_previous_completion": {

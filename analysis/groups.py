@@ -9,7 +9,9 @@ their order within a group, exactly as `DataFrame.groupby(sort=True)` gives them
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from analysis.fastread import small_int_type, sorted_codes
 from analysis.frame import TEXT_COLUMNS
 
 GROUP_KEYS = ("run_id", "target", "scenario", "operation")
+ENCODE_THREADS = 2  # text columns encoded at once (bounded by the CPU count)
 ANALYSIS_COLUMNS = (
     *GROUP_KEYS,
     "t_s",
@@ -91,6 +94,15 @@ def _encoded(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(small_int_type(len(uniques)), copy=False), pd.Index(uniques)
 
 
+def _encode_all(frame: pd.DataFrame, names: list[str]) -> dict[str, tuple[np.ndarray, pd.Index]]:
+    """`_encoded` of each column, ENCODE_THREADS at once (Arrow's kernels and pandas' factorize release the GIL)."""
+    workers = min(ENCODE_THREADS, os.cpu_count() or 1, len(names))
+    if workers <= 1:
+        return {name: _encoded(frame[name]) for name in names}
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(names, pool.map(_encoded, [frame[name] for name in names]), strict=True))
+
+
 def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
     code = np.zeros(n, dtype=np.int64)
     for name in GROUP_KEYS:
@@ -137,7 +149,7 @@ def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataF
     if frame.empty:
         return
     names = [name for name in ANALYSIS_COLUMNS if name in frame.columns]
-    encoded = {name: _encoded(frame[name]) for name in names if name in TEXT_COLUMNS}
+    encoded = _encode_all(frame, [name for name in names if name in TEXT_COLUMNS])
     order, spans = _group_rows(_group_code(encoded, len(frame)))  # the code (8 bytes a row) not kept after
     arrays = {name: frame[name].to_numpy() for name in names if name not in encoded}
     for group_code, start, stop in spans:

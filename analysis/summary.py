@@ -65,6 +65,8 @@ def split_interrupted(group: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _code_counts(column: pd.Series) -> np.ndarray:
     """How many rows hold each category of a dictionary-encoded column (NA rows not counted)."""
     codes = column.cat.codes.to_numpy()
+    if len(column.cat.categories) == 1:  # the usual model, weights, runtime: one value (or NA)
+        return np.array([codes.size - np.count_nonzero(codes < 0)])
     return np.bincount(codes.astype(np.int64) + 1, minlength=len(column.cat.categories) + 1)[1:]
 
 
