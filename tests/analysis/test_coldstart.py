@@ -121,3 +121,15 @@ def test_rate_intervals_are_scipys_clopper_pearson_exactly():
         high = float(sps.beta.ppf(1 - alpha / 2, cold + 1, n - cold)) if cold < n else 1.0
         assert _rate_ci(cold, n) == (low, high)
     assert _rate_ci(0, 0) == (None, None)
+
+
+def test_integer_bins_from_a_table_equal_the_search_of_the_edges():
+    from analysis.coldstart import CONCURRENCY_EDGES, binned_rate
+
+    rng = np.random.default_rng(5)
+    in_flight = np.concatenate((rng.integers(0, 70, 5_000), [0, 1, 64, 65, 66, 200]))
+    cold = rng.random(in_flight.size) < 0.1
+    by_table = binned_rate(in_flight, cold, CONCURRENCY_EDGES, "in_flight")
+    with_nan = np.append(in_flight.astype(float), np.nan)  # floats: searched, NaN in no bin
+    assert by_table == binned_rate(with_nan, np.append(cold, True), CONCURRENCY_EDGES, "in_flight")
+    assert sum(row["requests"] for row in by_table) == in_flight.size
