@@ -184,8 +184,11 @@ def grouped_percentiles(
     n_groups: int,
     percentiles: Sequence[float] = PERCENTILES,
     value_order: np.ndarray | None = None,
+    *,
+    with_mean: bool = True,
 ) -> dict[str, np.ndarray]:
-    """count, mean, max and percentiles of `values` per integer group code (0..n_groups-1), NaN-free.
+    """count, mean (unless not `with_mean`), max and percentiles of `values` per integer group code
+    (0..n_groups-1), NaN-free.
 
     Exactly numpy's linear percentile within each group (`sorted_percentiles`) of the values ordered by
     (code, value) (`_by_code_then_value`: one sort per group when groups are few and large, else one value
@@ -201,10 +204,12 @@ def grouped_percentiles(
     counts = _code_counts(codes, n_groups)
     sorted_values = _by_code_then_value(codes, values, counts, value_order)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sums = np.bincount(codes, weights=values, minlength=n_groups)[:n_groups]
     empty = counts == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: dict[str, np.ndarray] = {"count": counts, "mean": np.where(empty, np.nan, sums / counts)}
+    out: dict[str, np.ndarray] = {"count": counts}
+    if with_mean:
+        sums = np.bincount(codes, weights=values, minlength=n_groups)[:n_groups]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["mean"] = np.where(empty, np.nan, sums / counts)
     last = np.where(empty, 0, starts + counts - 1)
     out["max"] = np.where(empty, np.nan, sorted_values[last] if sorted_values.size else np.nan)
     out.update(sorted_percentiles(sorted_values, starts, counts, percentiles))

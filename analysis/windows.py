@@ -56,8 +56,8 @@ def sorted_latencies(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndar
     return out
 
 
-def _latency_columns(codes: np.ndarray, n: int, prefix: str, rows: np.ndarray, values: np.ndarray) -> dict:
-    stats = grouped_percentiles(codes[rows], values, n, PERCENTILES)
+def _latency_columns(codes: np.ndarray, n: int, prefix: str, values: np.ndarray) -> dict:
+    stats = grouped_percentiles(codes, values, n, PERCENTILES, with_mean=False)
     cols = {f"{prefix}_{percentile_key(p)}": stats[percentile_key(p)] for p in PERCENTILES}
     cols[f"{prefix}_max"] = stats["max"]
     return cols
@@ -76,10 +76,11 @@ class _Times:
     cold: np.ndarray
     last_sent_s: float  # the last intended send (unix s)
     step_s: float | None  # the median interval between sends (None: fewer than two)
-    latency_rows: dict[str, tuple[np.ndarray, np.ndarray]]  # prefix -> (rows, their values in row order)
+    latency_rows: dict[str, tuple[np.ndarray, np.ndarray]]  # prefix -> the successful values' sent_s, the values
 
 
 def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) -> _Times | None:
+    """The group's `_Times` (None when it has no send time at all)."""
     t_s = group["t_s"].to_numpy(dtype=float)
     if t_s.size == 0 or np.isnan(t_s).all():
         return None
@@ -92,10 +93,16 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
     ok = group["ok_bool"].to_numpy(dtype=bool)
     cold_known = group["cold_known"].to_numpy(dtype=bool)
     latencies = latencies if latencies is not None else sorted_latencies(group)
-    rows = {prefix: latencies[prefix][0] for prefix in LATENCY_COLUMNS}
+    sent_s = np.nan_to_num(t_s - origin, nan=0.0)
+    latency_rows, shared = {}, None  # the columns' successful values, in row order, and their send offsets
+    for prefix, column in LATENCY_COLUMNS.items():
+        rows = latencies[prefix][0]
+        same = shared is not None and shared[0].size == rows.size and np.array_equal(shared[0], rows)
+        shared = shared if same else (rows, sent_s[rows])  # both columns usually have the same rows: one array
+        latency_rows[prefix] = (shared[1], group[column].to_numpy(dtype=float)[rows])
     return _Times(
         origin_s=origin,
-        sent_s=np.nan_to_num(t_s - origin, nan=0.0),
+        sent_s=sent_s,
         done_s=np.nan_to_num(completion - origin, nan=0.0),
         ok=ok,
         done_ok=ok & ~np.isnan(completion),
@@ -103,11 +110,8 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
         cold=group["cold_bool"].to_numpy(dtype=bool) & cold_known,
         last_sent_s=float(sent[-1]),
         step_s=step_s,
-        latency_rows={
-            prefix: (r, group[column].to_numpy(dtype=float)[r]) for (prefix, column), r in zip(
-                LATENCY_COLUMNS.items(), rows.values(), strict=True)
-        },
-    )  # fmt: skip
+        latency_rows=latency_rows,
+    )
 
 
 def _window_codes(offsets_s: np.ndarray, window_s: float) -> np.ndarray:
@@ -141,8 +145,11 @@ def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
             "cold_known": known,
             "cold_start_rate": np.where(known > 0, cold_count / np.maximum(known, 1), np.nan),
         }
-    for prefix, (rows, values) in times.latency_rows.items():
-        columns.update(_latency_columns(codes, n, prefix, rows, values))
+    offsets_s, value_codes = None, None  # the window of each latency value: once when columns share their rows
+    for prefix, (sent_s, values) in times.latency_rows.items():
+        if sent_s is not offsets_s:
+            offsets_s, value_codes = sent_s, _window_codes(sent_s, window_s)
+        columns.update(_latency_columns(value_codes, n, prefix, values))
     frame = pd.DataFrame(columns)
     frame.attrs.update(window_s=window_s, origin_s=times.origin_s)
     return frame

@@ -409,3 +409,12 @@ def test_window_tables_of_every_length_at_once_equal_plain_pandas_per_window():
         np.testing.assert_allclose(
             table["achieved_rps"].to_numpy() * table["duration_s"].to_numpy(), achieved, rtol=1e-12
         )
+
+
+def test_grouped_percentiles_without_the_mean_give_the_same_figures():
+    rng = np.random.default_rng(11)
+    codes, values = np.sort(rng.integers(0, 40, 3_000)), rng.lognormal(3.0, 1.0, 3_000)
+    full, lean = grouped_percentiles(codes, values, 41), grouped_percentiles(codes, values, 41, with_mean=False)
+    assert "mean" in full and "mean" not in lean
+    for key, column in lean.items():
+        np.testing.assert_array_equal(column, full[key])
