@@ -16,7 +16,7 @@ request is cold as a function of the idle gap since the previous completion of t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -102,46 +102,70 @@ def resolve_cold_starts(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return out, source
 
 
-def _send_times(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each request's actual send time (else its time `t_s`), their order (a stable argsort), the completion
-    times sorted (a missing one as +inf: never completed), and how many completions came strictly before
-    each send (one search, in the sends' sorted order: cache-friendly)."""
-    sent = group["actual_send_unix_s"].fillna(group["t_s"]).to_numpy(dtype=float)
-    done = group["completion_unix_s"].to_numpy(dtype=float)
-    done = np.sort(np.where(np.isnan(done), np.inf, done))
-    order = np.argsort(sent, kind="stable")
-    before = np.empty(sent.size, dtype=np.int64)
-    before[order] = np.searchsorted(done, sent[order], side="left")
-    return sent, order, done, before
+class _Sends(NamedTuple):
+    sent: np.ndarray  # each request's actual send time, else its time t_s
+    order: np.ndarray | None  # a stable argsort of `sent` (None: in order already)
+    ranked: np.ndarray  # `sent` sorted
+    done: np.ndarray  # the completion times sorted (a missing one as +inf: never completed)
+    before: np.ndarray  # how many completions came strictly before each send
 
 
-def _first_equal(sent: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """`np.searchsorted(np.sort(sent), sent, "left")` without a search: where each value's run of equals starts."""
-    ranked = sent[order]
-    same = np.zeros(ranked.size, dtype=bool)
-    same[1:] = (ranked[1:] == ranked[:-1]) | (np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
-    out = np.empty(sent.size, dtype=np.int64)
-    out[order] = np.maximum.accumulate(np.where(same, 0, np.arange(ranked.size)))
+def _in_row_order(order: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """Values computed in the sends' sorted order, put back in row order."""
+    if order is None:
+        return values
+    out = np.empty_like(values)
+    out[order] = values
     return out
 
 
-def in_flight_at_send(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
+def _send_times(group: pd.DataFrame) -> _Sends:
+    """The group's `_Sends`: one sort of the sends (none when in order already) and of the completions, one
+    search of the sorted completions in the sorted sends (cache-friendly)."""
+    sent = group["actual_send_unix_s"].to_numpy(dtype=float)
+    missing = np.isnan(sent)
+    if missing.any():
+        sent = sent.copy()
+        sent[missing] = group["t_s"].to_numpy(dtype=float)[missing]
+    done = group["completion_unix_s"].to_numpy(dtype=float).copy()
+    done[np.isnan(done)] = np.inf
+    done.sort()
+    order = None if bool(np.all(sent[1:] >= sent[:-1])) else np.argsort(sent, kind="stable")
+    ranked = sent if order is None else sent[order]
+    before = _in_row_order(order, np.searchsorted(done, ranked, side="left"))
+    return _Sends(sent, order, ranked, done, before)
+
+
+def _first_equal(sends: _Sends) -> np.ndarray:
+    """`np.searchsorted(np.sort(sent), sent, "left")` without a search: where each value's run of equals starts."""
+    ranked = sends.ranked
+    same = np.zeros(ranked.size, dtype=bool)
+    same[1:] = (ranked[1:] == ranked[:-1]) | (np.isnan(ranked[1:]) & np.isnan(ranked[:-1]))
+    start = np.arange(ranked.size)
+    start[same] = 0
+    np.maximum.accumulate(start, out=start)
+    return _in_row_order(sends.order, start)
+
+
+def in_flight_at_send(group: pd.DataFrame, sends: _Sends | None = None) -> np.ndarray:
     """Requests of the group in flight when each request was sent (itself not counted)."""
-    sent, order, done, before = sends if sends is not None else _send_times(group)
-    started_before = _first_equal(sent, order)
-    completed_by = before.copy()  # completions at or before the send: add those at the very same instant (rare)
+    sends = sends if sends is not None else _send_times(group)
+    sent, done, before = sends.sent, sends.done, sends.before
+    in_flight = _first_equal(sends)  # requests started before: minus those completed at or before the send
+    in_flight -= before
     tie = np.flatnonzero(done[np.minimum(before, done.size - 1)] == sent) if done.size else before[:0]
-    completed_by[tie] = np.searchsorted(done, sent[tie], side="right")
-    return np.maximum(started_before - completed_by, 0)
+    in_flight[tie] += before[tie] - np.searchsorted(done, sent[tie], side="right")  # completed at that instant
+    np.maximum(in_flight, 0, out=in_flight)
+    return in_flight
 
 
-def idle_gap_s(group: pd.DataFrame, sends: tuple | None = None) -> np.ndarray:
+def idle_gap_s(group: pd.DataFrame, sends: _Sends | None = None) -> np.ndarray:
     """Seconds since the latest completion (of the group) before each send; NaN when none came before."""
-    sent, _, done, before = sends if sends is not None else _send_times(group)
-    done = done[: int(group["completion_unix_s"].notna().sum())]  # the recorded completions, sorted
-    index = np.minimum(before, done.size) - 1  # the never-completed (+inf) come last: none is before a send
+    sends = sends if sends is not None else _send_times(group)
+    done = sends.done[: int(group["completion_unix_s"].notna().sum())]  # the recorded completions, sorted
+    index = np.minimum(sends.before, done.size) - 1  # the never-completed (+inf) come last: none is before a send
     previous = np.where(index >= 0, done[np.maximum(index, 0)] if done.size else np.nan, np.nan)
-    return sent - previous
+    return sends.sent - previous
 
 
 def _rate_cis(cold: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

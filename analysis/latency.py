@@ -152,7 +152,7 @@ def _code_order(codes: np.ndarray) -> np.ndarray:
     return np.argsort(codes.astype(np.uint16 if top < 2**16 else np.int64, copy=False), kind="stable")
 
 
-def _code_counts(codes: np.ndarray, n_groups: int) -> np.ndarray:
+def code_counts(codes: np.ndarray, n_groups: int) -> np.ndarray:
     """How many of each code 0..n_groups-1: by a search of each code's edge when the codes come in order (rows in
     time order, windows as codes: a few thousand searches instead of a count per row), else by bincount."""
     if codes.size and bool(np.all(codes[1:] >= codes[:-1])):
@@ -201,7 +201,7 @@ def grouped_percentiles(
         keep = ~np.isnan(values)
         if not keep.all():
             codes, values = codes[keep], values[keep]
-    counts = _code_counts(codes, n_groups)
+    counts = code_counts(codes, n_groups)
     sorted_values = _by_code_then_value(codes, values, counts, value_order)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     empty = counts == 0

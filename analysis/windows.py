@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key
+from analysis.latency import PERCENTILES, code_counts, grouped_percentiles, percentile_key
 
 DEFAULT_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
 LATENCY_COLUMNS = {"latency": "latency_ms", "service": "service_latency_ms"}  # table prefix -> record column
@@ -38,7 +38,11 @@ def plot_window_s(span_s: float, target_windows: int = 30) -> float:
     return NICE_WINDOWS_S[-1]
 
 
-def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+def _count(codes: np.ndarray, mask: np.ndarray, n: int, every: np.ndarray | None = None) -> np.ndarray:
+    """Rows of each code 0..n-1 where `mask`; `every`: the count of all rows per code, when known (taken as is
+    when the mask holds every row, as `cold_known` usually does)."""
+    if every is not None and np.count_nonzero(mask) == mask.size:
+        return every
     return np.bincount(codes[mask], minlength=n)[:n]
 
 
@@ -116,20 +120,23 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
 
 def _window_codes(offsets_s: np.ndarray, window_s: float) -> np.ndarray:
     """Window number of each offset from the origin (s); a negative offset is in window 0."""
-    return np.maximum(np.floor(offsets_s / window_s), 0).astype(np.int64)
+    index = offsets_s / window_s
+    np.floor(index, out=index)
+    np.maximum(index, 0, out=index)
+    return index.astype(np.int64)
 
 
 def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
     codes = _window_codes(times.sent_s, window_s)
     n = int(codes.max()) + 1
     done_codes = _window_codes(times.done_s, window_s)
-    requests = np.bincount(codes, minlength=n)
+    requests = code_counts(codes, n)
     step_s = times.step_s if times.step_s is not None else window_s
     end_s = times.last_sent_s + step_s - times.origin_s  # the schedule's end: last send + one typical interval
     duration = np.full(n, float(window_s))
     duration[-1] = min(window_s, max(end_s - (n - 1) * window_s, 1e-3))  # the last window may be partial
     errors = _count(codes, ~times.ok, n)
-    known = _count(codes, times.cold_known, n)
+    known = _count(codes, times.cold_known, n, every=requests)
     cold_count = _count(codes, times.cold, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns: dict[str, Any] = {
