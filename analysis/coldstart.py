@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from analysis.latency import latency_stats
+from analysis.latency import in_order, latency_stats
 from labkit.reportlog import ReportLine
 
 INFER_FACTOR = 3.0
@@ -130,7 +130,7 @@ def _send_times(group: pd.DataFrame) -> _Sends:
     done = group["completion_unix_s"].to_numpy(dtype=float).copy()
     done[np.isnan(done)] = np.inf
     done.sort()
-    order = None if bool(np.all(sent[1:] >= sent[:-1])) else np.argsort(sent, kind="stable")
+    order = None if in_order(sent) else np.argsort(sent, kind="stable")
     ranked = sent if order is None else sent[order]
     before = _in_row_order(order, np.searchsorted(done, ranked, side="left"))
     return _Sends(sent, order, ranked, done, before)

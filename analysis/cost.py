@@ -39,7 +39,7 @@ def target_kind(target: str) -> str:
 
 def billed_ms(group: pd.DataFrame, pricing: Pricing) -> tuple[np.ndarray, str]:
     """Billed milliseconds per invocation and the basis used (see module doc)."""
-    billed = group["billed_ms"].to_numpy(dtype=float)
+    billed = group["billed_ms"].to_numpy(dtype=float, copy=True)  # filled in below
     basis = "billed duration (record / REPORT line)"
     missing = np.flatnonzero(np.isnan(billed))  # those billed from duration_ms (else handler_ms)
     duration = np.ceil(np.round(group["duration_ms"].to_numpy(dtype=float)[missing], 6))
@@ -47,14 +47,12 @@ def billed_ms(group: pd.DataFrame, pricing: Pricing) -> tuple[np.ndarray, str]:
         basis = "ceil(duration_ms)" if not np.isnan(duration).all() else "ceil(handler_ms), no duration recorded"
     if missing.size:
         handler = np.ceil(np.round(group["handler_ms"].to_numpy(dtype=float)[missing], 6))
-        billed = billed.copy()
         billed[missing] = np.where(np.isnan(duration), handler, duration)
     if pricing.bill_init_phase:
         cold = np.flatnonzero(group["cold_bool"].to_numpy(dtype=bool))
         init = np.ceil(np.nan_to_num(group["init_ms"].to_numpy(dtype=float)[cold]))
         dur = np.nan_to_num(group["duration_ms"].to_numpy(dtype=float)[cold])
         add = (init > 0) & (billed[cold] < dur + init)
-        billed = billed.copy() if not missing.size else billed
         billed[cold[add]] += init[add]
         basis += " + init phase on cold starts"
     return np.maximum(np.nan_to_num(billed, nan=0.0), 0.0), basis

@@ -152,10 +152,15 @@ def _code_order(codes: np.ndarray) -> np.ndarray:
     return np.argsort(codes.astype(np.uint16 if top < 2**16 else np.int64, copy=False), kind="stable")
 
 
+def in_order(values: np.ndarray) -> bool:
+    """Whether `values` never decrease (NaN anywhere: not in order)."""
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
 def code_counts(codes: np.ndarray, n_groups: int) -> np.ndarray:
     """How many of each code 0..n_groups-1: by a search of each code's edge when the codes come in order (rows in
     time order, windows as codes: a few thousand searches instead of a count per row), else by bincount."""
-    if codes.size and bool(np.all(codes[1:] >= codes[:-1])):
+    if codes.size and in_order(codes):
         edges = np.searchsorted(codes, np.arange(n_groups + 1), side="left")
         return np.diff(edges)
     return np.bincount(codes, minlength=n_groups)[:n_groups]
@@ -170,7 +175,7 @@ def _by_code_then_value(
     filled = np.flatnonzero(counts > 1)
     if values.size == 0 or filled.size * SEGMENT_SORT_MIN_MEAN > values.size:  # a Python step per segment: too many
         return values[sort_by_code(codes, values, value_order)]
-    grouped = values.copy() if bool(np.all(codes[1:] >= codes[:-1])) else values[_code_order(codes)]
+    grouped = values.copy() if in_order(codes) else values[_code_order(codes)]
     ends = np.cumsum(counts)
     starts = ends - counts
     for i in filled.tolist():

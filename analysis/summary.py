@@ -62,7 +62,7 @@ def split_interrupted(group: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return (group.loc[~cut], int(cut.sum())) if cut.any() else (group, 0)
 
 
-def _code_counts(column: pd.Series) -> np.ndarray:
+def _category_counts(column: pd.Series) -> np.ndarray:
     """How many rows hold each category of a dictionary-encoded column (NA rows not counted)."""
     codes = column.cat.codes.to_numpy()
     if len(column.cat.categories) == 1:  # the usual model, weights, runtime: one value (or NA)
@@ -73,7 +73,7 @@ def _code_counts(column: pd.Series) -> np.ndarray:
 def _commonest(column: pd.Series) -> str:
     """The commonest non-empty value (the smallest of the commonest on a tie, as `Series.mode`); "" if none."""
     if isinstance(column.dtype, pd.CategoricalDtype):  # count the codes: no text touched
-        counts = _code_counts(column)
+        counts = _category_counts(column)
         categories = column.cat.categories
         counts[np.flatnonzero(categories == "")] = 0
         if column.cat.ordered is False and categories.is_monotonic_increasing:
@@ -90,7 +90,7 @@ def _identity(group: pd.DataFrame) -> dict[str, str]:
 def _distinct(column: pd.Series) -> int:
     """How many distinct non-empty values."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        present = _code_counts(column) > 0
+        present = _category_counts(column) > 0
         return int(present.sum() - present[np.flatnonzero(column.cat.categories == "")].sum())
     return int(column[(column != "").to_numpy(dtype=bool) & column.notna().to_numpy()].nunique())
 
@@ -207,7 +207,8 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
 def iter_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
     """(keys, group) per (run_id, target, scenario, operation), sorted; `frame` must be prepared.
 
-    Each group is a slice of one reordered copy of the columns the analysis reads (see analysis.groups).
+    Each group holds the columns the analysis reads: views of them when the group's rows come together, else
+    its rows gathered when its turn comes (see analysis.groups.split_groups).
     """
     return split_groups(frame)
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.latency import PERCENTILES, code_counts, grouped_percentiles, percentile_key
+from analysis.latency import PERCENTILES, code_counts, grouped_percentiles, in_order, percentile_key
 
 DEFAULT_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
 LATENCY_COLUMNS = {"latency": "latency_ms", "service": "service_latency_ms"}  # table prefix -> record column
@@ -38,12 +38,10 @@ def plot_window_s(span_s: float, target_windows: int = 30) -> float:
     return NICE_WINDOWS_S[-1]
 
 
-def _count(codes: np.ndarray, mask: np.ndarray, n: int, every: np.ndarray | None = None) -> np.ndarray:
-    """Rows of each code 0..n-1 where `mask`; `every`: the count of all rows per code, when known (taken as is
-    when the mask holds every row, as `cold_known` usually does)."""
-    if every is not None and np.count_nonzero(mask) == mask.size:
-        return every
-    return np.bincount(codes[mask], minlength=n)[:n]
+def _count(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Rows of each code 0..n-1 where `mask` (`code_counts`; no gather when the mask holds every row, as
+    `cold_known` usually does)."""
+    return code_counts(codes if np.count_nonzero(mask) == mask.size else codes[mask], n)
 
 
 def sorted_latencies(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -90,7 +88,7 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
         return None
     origin = float(np.nanmin(t_s)) if origin_s is None else origin_s
     sent = t_s[~np.isnan(t_s)]
-    if not bool(np.all(sent[1:] >= sent[:-1])):
+    if not in_order(sent):
         sent = np.sort(sent)
     step_s = float(np.median(np.diff(sent))) if sent.size > 1 else None
     completion = group["completion_unix_s"].to_numpy(dtype=float)
@@ -136,7 +134,7 @@ def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
     duration = np.full(n, float(window_s))
     duration[-1] = min(window_s, max(end_s - (n - 1) * window_s, 1e-3))  # the last window may be partial
     errors = _count(codes, ~times.ok, n)
-    known = _count(codes, times.cold_known, n, every=requests)
+    known = _count(codes, times.cold_known, n)
     cold_count = _count(codes, times.cold, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns: dict[str, Any] = {
