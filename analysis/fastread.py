@@ -6,15 +6,11 @@ empty non-nullable flag; a "nan" in a number field; not UTF-8...). The caller th
 exact way (analysis.frame.read_one), which skips, counts or names what is wrong, so what a file yields
 never depends on which path read it: the fast path only accepts what the exact path reads the same way.
 
-A clean file read from a run's `records/` dir leaves a columnar copy of what was read (the columns asked
-for) in the run's `cache/` dir: `cache/<file>.csv.arrow`, the Arrow IPC file format ("Feather v2") with lz4
-compression, keyed by the CSV file's size and modification time (schema metadata `source`). The next report
-reads that instead (memory-mapped, only the columns asked for, no parsing): on 500k records of 26 columns it
-writes and reads in a fraction of the time Parquet takes, for about the same size. A changed file (a run still
-writing, an edit) misses the cache and is read again; a cache being replaced or damaged is ignored (the CSV is
-read); a read-only run dir just gets no cache. The CSV files stay the records (RecordWriter's format), the
-cache can be deleted any time; a `cache/*.csv.parquet` left by an older version is ignored, and removed when
-the new cache of its file is written.
+A clean file read from a run's `records/` dir is read from its columnar copy as far as that goes (segments
+of Arrow IPC in the run's `cache/` dir, analysis.colcache: memory-mapped, only the columns asked for, no
+parsing), and only the rest of the CSV is parsed; what was parsed becomes a new segment (the columns asked
+for), so the next report parses nothing. A run writes segments as it goes (analysis.compactor). The CSV files
+stay the records (RecordWriter's format), the cache can be deleted any time.
 
 Text comes back dictionary-encoded (pandas `Categorical`, categories sorted) except for the per-request
 ids and free text (`string`); numbers as float64, flags as `boolean`, as the exact path gives them.
@@ -22,37 +18,35 @@ ids and free text (`string`); numbers as float64, flags as `boolean`, as the exa
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis import colcache
 from labkit.records import FIELD_KINDS, NULLABLE
 
 UNIQUE_TEXT = ("request_id", "function_request_id", "error_message", "object_key")  # mostly distinct: no dictionary
 _HEAD_BYTES = 1 << 16
-CACHE_DIR = "cache"  # beside records/ in a run dir
-CACHE_SUFFIX = ".arrow"  # cache/<file>.csv.arrow: Arrow IPC file, lz4
-_OLD_CACHE_SUFFIX = ".parquet"  # an older version's cache/<file>.csv.parquet
-_CACHE_BATCH = 1 << 17  # rows per record batch in the cache, at most
 # CSV parsed in blocks of this size (pyarrow's default 1 MB makes ~4k-row chunks: 10 M records in 2,300 chunks,
 # each later converted, written and read apart: 3x slower to convert than 16 MB blocks, which parse as fast)
 CSV_BLOCK_BYTES = 16 << 20
 
 
-def _header(path: Path) -> list[str] | None:
-    """The file's column names if it looks clean (known names, each once, a final newline); else None."""
+def header_of(path: Path, final_newline: bool = True) -> tuple[list[str], int] | None:
+    """The file's column names and the offset just past its header line, if it looks clean (known names, each
+    once, a final newline unless `final_newline` is False: a file still being written); else None."""
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
         end = handle.seek(0, 2)
         if end == 0:
             return None
         handle.seek(end - 1)
-        if handle.read(1) != b"\n":
+        if final_newline and handle.read(1) != b"\n":
             return None
     line_end = head.find(b"\n")
     if line_end < 0:
@@ -63,7 +57,7 @@ def _header(path: Path) -> list[str] | None:
         return None
     if not header or any(n not in FIELD_KINDS for n in header) or len(set(header)) != len(header):
         return None
-    return header
+    return header, line_end + 1
 
 
 def _arrow_types(header: list[str]) -> dict:
@@ -74,7 +68,9 @@ def _arrow_types(header: list[str]) -> dict:
     return {n: kinds.get(FIELD_KINDS[n], pa.string() if n in UNIQUE_TEXT else text) for n in header}
 
 
-def _table(path: Path, header: list[str], columns: list[str] | None):
+def parse_rows(open_source: Callable[[], Any], header: list[str], columns: list[str] | None, threads: bool = True):
+    """Rows of CSV without a header line (from `open_source()`, a pyarrow input opened anew for each try) as an
+    Arrow table of `columns` (all if None), or None when they do not parse as clean records."""
     import pyarrow as pa
     from pyarrow import csv as pa_csv
 
@@ -91,14 +87,27 @@ def _table(path: Path, header: list[str], columns: list[str] | None):
     # two chunks cannot pass unnoticed: the first chunk then ends inside quotes and Arrow stops ("parser got
     # out of sync with chunker", or the next chunk's wrong field count); any failure: parse again with
     # newlines allowed in values, and if that fails too the exact path reads the file.
-    read = pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    read = pa_csv.ReadOptions(column_names=header, block_size=CSV_BLOCK_BYTES, use_threads=threads)
     for newlines_in_values in (False, True):
         try:
             parse = pa_csv.ParseOptions(newlines_in_values=newlines_in_values)
-            return pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+            with open_source() as source:
+                table = pa_csv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+            return table if _clean_values(table) else None
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError):
             continue
     return None
+
+
+def _file_from(path: Path, start: int) -> Callable[[], Any]:
+    def open_source():
+        import pyarrow as pa
+
+        source = pa.OSFile(str(path))
+        source.seek(start)
+        return source
+
+    return open_source
 
 
 def small_int_type(n: int) -> type:
@@ -147,81 +156,34 @@ def _clean_values(table) -> bool:
     return True
 
 
-def cache_path(path: Path) -> Path | None:
-    """Where the Arrow IPC copy of a run's records file lives (None for a file outside a `records/` dir)."""
-    return path.parent.parent / CACHE_DIR / f"{path.name}{CACHE_SUFFIX}" if path.parent.name == "records" else None
-
-
-def _source_key(path: Path) -> bytes:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}".encode()
-
-
-def _cached(path: Path, names: list[str], key: bytes):
-    """The cached table of `path` with `names`, if the cache is of this very file and holds them; else None.
-
-    Read memory-mapped, decompressing only the columns asked for: every buffer of the table is an lz4-decompressed
-    copy in memory (none points into the mapping), so it stays valid when the cache is replaced or deleted. Checked
-    in full (offsets, dictionary indices, UTF-8: ~9 ms per 500k rows) so a damaged file cannot crash the convert."""
-    import pyarrow as pa
-    from pyarrow import ipc
-
-    where = cache_path(path)
-    if where is None or not where.is_file():
-        return None
-    try:
-        with pa.memory_map(str(where), "r") as source:
-            schema = ipc.open_file(source).schema
-            if (schema.metadata or {}).get(b"source") != key or not set(names) <= set(schema.names):
-                return None
-            fields = sorted(schema.get_field_index(n) for n in names)
-            table = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
-        table.validate(full=True)  # bad offsets or indices (a damaged file): an error here, not a crash later
-        return table.select(names)
-    except (pa.ArrowException, OSError, ValueError):  # damaged, or not an Arrow file: read the CSV
-        return None
-
-
-def _keep(path: Path, table, key: bytes) -> None:
-    """Write the cache (atomically; silently not when the run dir is read-only or the file changed meanwhile).
-
-    One dictionary per text column (IPC files allow no other) and the parsed chunks as batches (of at most
-    `_CACHE_BATCH` rows; CSV_BLOCK_BYTES keeps them few). An older version's Parquet cache of the file goes."""
-    import pyarrow as pa
-    from pyarrow import ipc
-
-    where = cache_path(path)
-    if where is None or _source_key(path) != key:
-        return
-    partial = where.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        where.parent.mkdir(exist_ok=True)
-        table = table.unify_dictionaries().replace_schema_metadata({b"source": key})  # chunks as parsed: no copy
-        options = ipc.IpcWriteOptions(compression="lz4")
-        with pa.OSFile(str(partial), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
-            writer.write_table(table, max_chunksize=_CACHE_BATCH)
-        os.replace(partial, where)
-        where.with_suffix(_OLD_CACHE_SUFFIX).unlink(missing_ok=True)
-    except (pa.ArrowException, OSError):  # read-only run dir, disk full...: no cache this time
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
-
-
 def clean_table(path: Path, columns: list[str] | None = None):
-    """One clean records file as an Arrow table (only `columns`, if given; from the cache when it is of this
-    very file), or None: read it the exact way."""
-    header = _header(path)
-    if header is None:
+    """One clean records file as an Arrow table (only `columns`, if given), or None: read it the exact way.
+
+    What the file's cache segments hold (analysis.colcache) is read from them; the rest of the CSV is parsed
+    and left as a new segment when the file did not change meanwhile."""
+    found = header_of(path)
+    if found is None:
         return None
+    header, header_end = found
     names = [n for n in header if columns is None or n in columns]
-    key = _source_key(path)
-    table = _cached(path, names, key)
-    if table is None:
-        table = _table(path, header, columns)
-        if table is None or table.num_rows == 0 or not _clean_values(table):
+    size = path.stat().st_size
+    tables, start = colcache.read_chain(path, names, header_end)
+    if start < size:
+        tail = parse_rows(_file_from(path, start), header, columns)
+        if tail is None:
             return None
-        _keep(path, table, key)
-    return table
+        if tail.num_rows and path.stat().st_size == size:
+            colcache.write_segment(path, tail, start, size)
+        tables.append(tail)
+    table = _concat(tables) if tables else None
+    return table if table is not None and table.num_rows else None
+
+
+def _concat(tables: list):
+    """Tables of the same columns, one under the other (no copy)."""
+    import pyarrow as pa
+
+    return tables[0] if len(tables) == 1 else pa.concat_tables(t.replace_schema_metadata(None) for t in tables)
 
 
 def read_clean(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:

@@ -31,13 +31,15 @@ Windows are floor((intended send - the target's first intended send) / window_s)
 - disk (end to end): the records written as CSV files (RecordWriter's format: its header, minimal quoting,
   true/false, empty for None; written here by pyarrow, one file per producer process: see `--layout`) in a
   temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
-  `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir) and
-  a second one (`ours-cached`: from that copy); peers: `pandas.read_csv` of only the columns each needs
-  (target as category; the full peer also error_kind as category, ok/cold_start as boolean), then the
-  same work as in memory (no cache: their every read is a first one). read_csv's C engine, measured here
-  against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the peak RSS. polars
-  reads with its own multi-threaded `scan_csv` (in memory, its input is a polars frame, converted before
-  the clock starts).
+  `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir), a
+  second one (`ours-cached`: from that copy) and a read after a run (`ours-run`: the copy a run's compactor
+  leaves, segments of 16 MiB up to each file's last 16 MiB, which is parsed; the compaction is not timed with
+  the report, its seconds (one thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
+  of only the columns each needs (target as category; the full peer also error_kind as category, ok/cold_start
+  as boolean), then the same work as in memory (no cache: their every read is a first one). read_csv's C
+  engine, measured here against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the
+  peak RSS. polars reads with its own multi-threaded `scan_csv` (in memory, its input is a polars frame,
+  converted before the clock starts).
 
 The per-window p99 tables (10 s windows) of ours and each peer are compared (max |diff|): the same figures.
 Goals (issue 13): ours >= 3x faster than the peer, <= 0.5x its memory (at 1 M and 10 M records);
@@ -74,11 +76,18 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bench._common import figure  # noqa: E402
 from bench.analysis_peers import PEER_WORK, WINDOWS_S, polars_frame  # noqa: E402
 
-MODES = ("ours-memory", "ours-disk", "ours-cached", *PEER_WORK)
+MODES = ("ours-memory", "ours-disk", "ours-cached", "ours-run", *PEER_WORK)
 LAYOUTS = ("producer", "interleaved")  # row order of the records (synthetic_frame)
 PEERS = {"subset": "pandas", "full": "pandas_full", "polars": "polars"}  # peer -> its FIGURE names' "vs_" part
 GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
-VARIANT_KEYS = {"memory": "in_memory", "disk": "disk", "disk, cached": "cached"}  # FIGURE name parts
+VARIANTS = (
+    ("memory", "ours-memory", "memory"),
+    ("disk", "ours-disk", "disk"),
+    ("disk, cached", "ours-cached", "disk"),
+    ("disk, after a run", "ours-run", "disk"),
+)  # (variant, our mode, the peers' mode)
+# FIGURE name parts
+VARIANT_KEYS = {"memory": "in_memory", "disk": "disk", "disk, cached": "cached", "disk, after a run": "after_run"}
 
 
 def _rss_mb() -> float:
@@ -198,6 +207,20 @@ def _ours_disk(run_dir: Path) -> dict:
     return _ours(prepare(frame))
 
 
+def compact_as_a_run(run_dir: Path) -> tuple[float, int]:
+    """The columnar copy a run leaves (not timed as the report's): its cache dropped, then segments of the
+    compactor's MIN_BYTES each (a run's compactor cuts one per MIN_BYTES of new rows) up to the last
+    MIN_BYTES of each file, which the report parses. Its seconds (one thread: CPU spent while the run went)."""
+    from analysis.compactor import MIN_BYTES, extend
+
+    shutil.rmtree(run_dir / "cache", ignore_errors=True)
+    started, segments = time.perf_counter(), 0
+    for path in sorted((run_dir / "records").glob("*.csv")):
+        while extend(path, MIN_BYTES, MIN_BYTES):
+            segments += 1
+    return time.perf_counter() - started, segments
+
+
 def _imports(mode: str) -> None:
     import numpy  # noqa: F401
     import pandas  # noqa: F401
@@ -218,15 +241,18 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
     if mode == "peer-polars-memory":  # its input is a polars frame, built before the clock starts as the others'
         frame = polars_frame(frame)
+    compact = compact_as_a_run(run_dir) if mode == "ours-run" and run_dir is not None else None
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()
-    work = {"ours-memory": _ours, "ours-disk": _ours_disk, "ours-cached": _ours_disk, **PEER_WORK}[mode]
+    work = {"ours-memory": _ours, "ours-disk": _ours_disk, "ours-cached": _ours_disk, "ours-run": _ours_disk,
+            **PEER_WORK}[mode]  # fmt: skip
     p99 = work(frame if frame is not None else run_dir)
     seconds = time.perf_counter() - started
     peak = _rss_mb()
     print(json.dumps({"mode": mode, "n": n, "seconds": seconds, "import_s": import_s, "base_rss_mb": base_mb,
-                      "peak_rss_mb": max(peak, before_mb), "added_mb": peak - base_mb, "p99": p99}))  # fmt: skip
+                      "peak_rss_mb": max(peak, before_mb), "added_mb": peak - base_mb, "p99": p99,
+                      "compact": compact}))  # fmt: skip
 
 
 def run_child(args: list[str]) -> dict:
@@ -306,8 +332,11 @@ def measure_size(n: int, targets: int, layout: str) -> None:
         print(f"{n:>10,} {row['mode']:>18} {row['seconds']:>8.2f} {row['import_s']:>8.2f} {n / row['seconds']:>11,.0f} "
               f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
     print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in {len(files)} files, layout {layout})")
-    for variant, ours, kind in (("memory", "ours-memory", "memory"), ("disk", "ours-disk", "disk"),
-                                ("disk, cached", "ours-cached", "disk")):  # fmt: skip
+    compact_s, segments = rows["ours-run"]["compact"]
+    print(f"{'':>10} (ours-run: the copy a run leaves, {segments} segments, took {compact_s:.1f} s of one thread while "
+          f"the run went: {compact_s / n * 1e6:.2f} us a record)")  # fmt: skip
+    figure(f"analysis_{n / 1e6:g}m_compaction_us_per_record", compact_s / n * 1e6, "us")
+    for variant, ours, kind in VARIANTS:
         peers = {name: rows[f"peer-{name}-{kind}"] for name in PEERS}
         print("\n".join(_verdicts(n, variant, rows[ours], peers)))
         _figures(n, variant, rows[ours], peers)

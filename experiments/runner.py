@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.compactor import Compactor
 from experiments.checks import Expected, check_run, http_arrivals
 from experiments.launch import start_http, start_workload_process
 from experiments.plan import BurstWorkload, HttpWorkload, Plan, S3ReplayWorkload
@@ -217,7 +218,8 @@ def run_plan(plan: Plan, config: LabConfig, runs_root: Path, say: Say) -> RunCon
     with ctx:
         write_plan_json(ctx.run.path, plan)
         done: list[SubRun] = []
-        with Targets(plan, config, ctx, say) as targets:
+        # the records' columnar copy written while the run goes (analysis.compactor): the report parses little
+        with Compactor(ctx.run.records_dir), Targets(plan, config, ctx, say) as targets:
             for sub in sub_runs(plan):
                 endpoints = targets.for_sub_run(sub)
                 apply_sweep_value(plan, endpoints, sub.update, say)

@@ -53,3 +53,18 @@ def faas_records(n: int = 60, cold_every: int = 20) -> list[RequestRecord]:
         out.append(rec(i, "local-faas", 300.0 if cold else 20.0 + i % 5, function_request_id=str(uuid.UUID(int=i)),
                        duration_ms=15.3 + i % 3, memory_mb=1024, instance_id=f"env{i // cold_every}"))  # fmt: skip
     return out
+
+
+def mixed_records(n: int = 240) -> list:
+    """Records of three targets with cold starts, errors, empty text and a quoted multi-line message."""
+    records = []
+    for i in range(n):
+        target = ("faas", "server", "faas-b")[i % 3]
+        cold = (i % 50 == 0) if i % 3 == 0 else None
+        records.append(rec(i, target, 20.0 + (i * 37) % 101, gap_s=0.1, cold_start=cold,
+                           instance_id=f"e{i % 4}" if i % 3 != 1 else "", memory_mb=1024 if i % 3 == 0 else None,
+                           duration_ms=12.5 + i % 7, model_name="mobilenetv2", weights="random"))  # fmt: skip
+    records[5].ok, records[5].error_kind, records[5].status_code = False, "http_5xx", 503
+    records[7].ok, records[7].error_kind = False, "interrupted"
+    records[9].error_message = 'a "quoted", multi\nline message'
+    return records

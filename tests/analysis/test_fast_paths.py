@@ -3,18 +3,14 @@ group split vs pandas groupby, the pyarrow reader vs the exact reader (and its f
 
 import json
 import math
-import os
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
-from analysis_helpers import rec, write_run
+from analysis_helpers import mixed_records, rec, write_run
 
 from analysis.coldstart import idle_gap_s, in_flight_at_send
-from analysis.fastread import _cached, cache_path, clean_table, read_all_clean, read_clean
+from analysis.fastread import read_all_clean, read_clean
 from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
@@ -55,18 +51,7 @@ def test_sorted_percentiles_equal_numpy_bit_for_bit_on_awkward_sizes():
             assert out[percentile_key(p)][0] == np.percentile(values, p)
 
 
-def _records(n: int = 240) -> list:
-    records = []
-    for i in range(n):
-        target = ("faas", "server", "faas-b")[i % 3]
-        cold = (i % 50 == 0) if i % 3 == 0 else None
-        records.append(rec(i, target, 20.0 + (i * 37) % 101, gap_s=0.1, cold_start=cold,
-                           instance_id=f"e{i % 4}" if i % 3 != 1 else "", memory_mb=1024 if i % 3 == 0 else None,
-                           duration_ms=12.5 + i % 7, model_name="mobilenetv2", weights="random"))  # fmt: skip
-    records[5].ok, records[5].error_kind, records[5].status_code = False, "http_5xx", 503
-    records[7].ok, records[7].error_kind = False, "interrupted"
-    records[9].error_message = 'a "quoted", multi\nline message'
-    return records
+_records = mixed_records
 
 
 def test_split_groups_is_groupby_without_copies():
@@ -151,114 +136,6 @@ def test_cells_the_exact_reader_rejects_are_left_to_it(tmp_path, field, bad):
     assert read_clean(path) is None
     counts = ReadCounts()
     assert len(load_frame([path], skip_bad_rows=True, counts=counts)) == 11 and counts.bad == 1
-
-
-def _cache_key(path) -> bytes:
-    stat = path.stat()
-    return f"{stat.st_size}:{stat.st_mtime_ns}".encode()
-
-
-def _write_cache(path, table, key: bytes) -> None:
-    where = cache_path(path)
-    table = table.unify_dictionaries().replace_schema_metadata({b"source": key})
-    with pa.ipc.new_file(where, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
-        writer.write_table(table)
-
-
-def test_a_clean_file_is_cached_as_arrow_and_a_changed_one_is_read_again(tmp_path):
-    run = write_run(tmp_path, _records(30))
-    path = run.record_files()[0]
-    first = load_frame([path])
-    where = cache_path(path)
-    assert where == run.path / "cache" / "x.csv.arrow" and where.is_file()
-    with pa.memory_map(str(where)) as source:  # an lz4 Arrow IPC file keyed by the CSV file's size and mtime
-        reader = pa.ipc.open_file(source)
-        assert reader.schema.metadata[b"source"] == _cache_key(path) and reader.schema.names == list(FIELD_NAMES)
-    pd.testing.assert_frame_equal(load_frame([path]), first)  # from the cache
-    assert list(load_frame([path], columns=["latency_ms"]).columns) == ["latency_ms"]
-    assert not [p.name for p in where.parent.iterdir() if p.name.endswith(".tmp")]
-    with run.writer("x") as writer:  # the run goes on: the file grows, the cache is stale
-        writer.write_all([rec(100, "faas", 20.0)])
-    assert len(load_frame([path])) == 31
-    assert len(load_frame([path])) == 31  # from the new cache
-
-
-def test_the_cache_is_read_only_when_its_key_is_the_files(tmp_path):
-    path = write_run(tmp_path, _records(30)).record_files()[0]
-    table = clean_table(path)
-    latency = table.column("latency_ms")
-    doubled = table.set_column(table.schema.get_field_index("latency_ms"), "latency_ms", pc.multiply(latency, 2.0))
-    _write_cache(path, doubled, _cache_key(path))  # a cache of this very file (size and mtime): read as is
-    assert load_frame([path])["latency_ms"].tolist() == (latency.to_numpy() * 2).tolist()
-    _write_cache(path, doubled, b"1:2")  # a stale key: the CSV is read again, and the cache rewritten
-    assert load_frame([path])["latency_ms"].tolist() == latency.to_numpy().tolist()
-    assert load_frame([path])["latency_ms"].tolist() == latency.to_numpy().tolist()
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # touched: key changes
-    load_frame([path])
-    assert pa.ipc.open_file(cache_path(path)).schema.metadata[b"source"] == _cache_key(path)
-
-
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "parquet"])
-def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, damage):
-    path = write_run(tmp_path, _records(30)).record_files()[0]
-    first = load_frame([path])
-    where = cache_path(path)
-    if damage == "truncated":
-        where.write_bytes(where.read_bytes()[: where.stat().st_size // 2])
-    elif damage == "garbage":
-        where.write_bytes(b"ARROW1" + bytes(range(256)) * 40 + b"ARROW1")
-    elif damage == "empty":
-        where.write_bytes(b"")
-    else:  # a Parquet file (say) where the Arrow cache belongs
-        pq.write_table(pa.table({"latency_ms": first["latency_ms"].to_numpy()}), where)
-    pd.testing.assert_frame_equal(load_frame([path]), first)
-    pd.testing.assert_frame_equal(load_frame([path]), first)
-    assert _cached(path, list(FIELD_NAMES), _cache_key(path)) is not None  # rewritten whole
-
-
-def test_an_old_parquet_cache_is_ignored_then_removed(tmp_path):
-    path = write_run(tmp_path, _records(30)).record_files()[0]
-    old = path.parent.parent / "cache" / "x.csv.parquet"
-    old.parent.mkdir()
-    old.write_bytes(b"PAR1 not really PAR1")
-    assert len(load_frame([path])) == 30
-    assert cache_path(path).is_file() and not old.exists()
-
-
-def test_no_cache_when_the_run_dir_cannot_take_one(tmp_path):
-    run = write_run(tmp_path, _records(30))
-    path = run.record_files()[0]
-    (run.path / "cache").write_text("a file where the cache dir goes")  # mkdir fails, as in a read-only run dir
-    first = load_frame([path])
-    assert len(first) == 30 and (run.path / "cache").is_file()
-    pd.testing.assert_frame_equal(load_frame([path]), first)
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only dirs")
-def test_no_cache_in_a_read_only_run_dir(tmp_path):
-    run = write_run(tmp_path, _records(30))
-    path = run.record_files()[0]
-    run.path.chmod(0o555)
-    try:
-        first = load_frame([path])
-        assert len(first) == 30 and not (run.path / "cache").exists()
-        pd.testing.assert_frame_equal(load_frame([path]), first)
-    finally:
-        run.path.chmod(0o755)
-
-
-def test_the_cache_holds_the_columns_asked_for_and_serves_any_subset(tmp_path):
-    path = write_run(tmp_path, _records(30)).record_files()[0]
-    some = load_frame([path], columns=["target", "latency_ms", "ok"])
-    names = pa.ipc.open_file(cache_path(path)).schema.names
-    assert names == ["target", "latency_ms", "ok"] and list(some.columns) == names
-    fewer = load_frame([path], columns=["ok", "latency_ms"])  # a subset: from the cache, in FIELD_NAMES order
-    assert list(fewer.columns) == ["latency_ms", "ok"]
-    pd.testing.assert_frame_equal(fewer, some[["latency_ms", "ok"]])
-    assert pa.ipc.open_file(cache_path(path)).schema.names == names
-    everything = load_frame([path])  # more columns than the cache holds: the CSV, and a wider cache
-    assert pa.ipc.open_file(cache_path(path)).schema.names == list(FIELD_NAMES)
-    pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[names])
 
 
 def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path, monkeypatch):

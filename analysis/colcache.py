@@ -1,0 +1,170 @@
+"""The columnar copy of a run's records files: `cache/<file>.csv.<start>.arrow`, segments of Arrow IPC (lz4).
+
+Each segment holds the parsed rows of one byte range of its CSV file, `[start, end)`, whole rows only; the
+segments of a file chain from the end of its header line (`start` of the next = `end` of the one before). A
+reader takes the chain as far as it goes and parses only the rest of the CSV; the first report of a file
+leaves one segment of what it parsed, and a run writes segments while it goes (analysis.compactor), so a
+report reads little CSV whatever the run's size. The CSV files stay the records; the cache can be deleted any
+time.
+
+A segment is trusted only if the CSV still holds the same bytes where it says: its schema metadata keeps
+`start`, `end` and `check`, the CRC-32 of the CSV's first and last 4 KiB of the range (both when the range is
+shorter), compared with the file's bytes now; a file cut shorter, rewritten or edited at a boundary misses
+and is parsed again. (An edit in the middle of a range that keeps every byte count is not seen: delete
+`cache/` after editing records by hand.) A damaged or foreign file where a segment belongs is ignored, a
+read-only run dir gets no cache. An older version's whole-file cache (`<file>.csv.arrow`, `.csv.parquet`)
+is ignored and removed when the first segment of its file is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+CACHE_DIR = "cache"  # beside records/ in a run dir
+SEGMENT_SUFFIX = ".arrow"  # cache/<file>.csv.<start>.arrow
+_OLD_SUFFIXES = (".arrow", ".parquet")  # an older version's cache/<file>.csv.arrow or .csv.parquet
+CHECK_BYTES = 4096  # bytes at each end of a segment's range in its check
+BATCH_ROWS = 1 << 17  # rows per record batch in a segment, at most
+READ_THREADS = 2  # segments read at once
+
+
+def cache_dir(path: Path) -> Path | None:
+    """The cache dir of a run's records file (None for a file outside a `records/` dir)."""
+    return path.parent.parent / CACHE_DIR if path.parent.name == "records" else None
+
+
+def segment_path(path: Path, start: int) -> Path | None:
+    where = cache_dir(path)
+    return None if where is None else where / f"{path.name}.{start:012d}{SEGMENT_SUFFIX}"
+
+
+def segments(path: Path) -> dict[int, Path]:
+    """The segment files of a records file, by start offset (whatever they hold)."""
+    where = cache_dir(path)
+    if where is None or not where.is_dir():
+        return {}
+    found = {}
+    for candidate in where.glob(f"{path.name}.*{SEGMENT_SUFFIX}"):
+        start = candidate.name[len(path.name) + 1 : -len(SEGMENT_SUFFIX)]
+        if start.isdigit():
+            found[int(start)] = candidate
+    return found
+
+
+def range_check(handle: BinaryIO, start: int, end: int) -> bytes:
+    """The CRC-32 (hex) of the first and last CHECK_BYTES of the file's bytes [start, end)."""
+    handle.seek(start)
+    crc = zlib.crc32(handle.read(min(CHECK_BYTES, end - start)))
+    tail_start = max(start, end - CHECK_BYTES)
+    handle.seek(tail_start)
+    return f"{zlib.crc32(handle.read(end - tail_start), crc):08x}".encode()
+
+
+def _segment_end(schema, names: list[str], start: int, size: int, handle: BinaryIO) -> int | None:
+    """Where the segment with this schema ends, if it holds `names` of the file's bytes from `start`; else None."""
+    meta = schema.metadata or {}
+    end = int(meta.get(b"end", b"-1"))
+    if int(meta.get(b"start", b"-1")) != start or not start < end <= size or not set(names) <= set(schema.names):
+        return None
+    return end if meta.get(b"check") == range_check(handle, start, end) else None
+
+
+def _chain(path: Path, names: list[str], start: int) -> list[tuple[Path, int]]:
+    """The segments (file, end) of `path` that chain from `start` and hold `names` of its bytes, by metadata."""
+    import pyarrow as pa
+    from pyarrow import ipc
+
+    found, links = segments(path), []
+    if not found:
+        return links
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        while start in found:
+            try:
+                with pa.memory_map(str(found[start]), "r") as source:
+                    end = _segment_end(ipc.open_file(source).schema, names, start, size, handle)
+            except (pa.ArrowException, OSError, ValueError):  # damaged, or not an Arrow file: parse the CSV there
+                end = None
+            if end is None:
+                break
+            links.append((found[start], end))
+            start = end
+    return links
+
+
+def _segment_table(where: Path, names: list[str]):
+    """The segment's table of `names`, or None when it cannot be read.
+
+    Read memory-mapped, decompressing only the columns asked for (every buffer a decompressed copy, none in
+    the mapping, so it stays valid when the segment is replaced) and checked in full (offsets, dictionary
+    indices, UTF-8) so that a damaged file cannot crash the conversion."""
+    import pyarrow as pa
+    from pyarrow import ipc
+
+    try:
+        with pa.memory_map(str(where), "r") as source:
+            schema = ipc.open_file(source).schema
+            fields = sorted(schema.get_field_index(n) for n in names)
+            table = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
+        table.validate(full=True)
+        return table.select(names).replace_schema_metadata(None)
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+
+
+def read_chain(path: Path, names: list[str], start: int, read: bool = True) -> tuple[list, int]:
+    """The cached tables of `path` from byte `start` on, as far as segments holding `names` chain, and the
+    offset where the CSV must be parsed from (no tables, only that offset, when not `read`). Segments are read
+    READ_THREADS at a time (Arrow decompresses and checks them without the GIL)."""
+    links = _chain(path, names, start)
+    if not read or not links:
+        return [], links[-1][1] if links else start
+    with ThreadPoolExecutor(min(READ_THREADS, len(links))) as pool:
+        read_tables = list(pool.map(lambda link: _segment_table(link[0], names), links))
+    tables = []
+    for table, (_, end) in zip(read_tables, links, strict=True):
+        if table is None:  # a segment whose body is damaged: the CSV from there on
+            break
+        tables.append(table)
+        start = end
+    return tables, start
+
+
+def write_segment(path: Path, table, start: int, end: int) -> bool:
+    """Keep `table` as the segment of `path`'s bytes [start, end) (atomically); False when the run dir cannot
+    take it. Segments starting at or after `start` are stale from now on (the chain reached `start` without
+    them): they go, as does an older version's whole-file cache."""
+    import pyarrow as pa
+    from pyarrow import ipc
+
+    where = segment_path(path, start)
+    if where is None or table.num_rows == 0:
+        return False
+    partial = where.with_name(f"{where.name}.{os.getpid()}.tmp")
+    try:
+        where.parent.mkdir(exist_ok=True)
+        with path.open("rb") as handle:
+            check = range_check(handle, start, end)
+        meta = {b"start": str(start).encode(), b"end": str(end).encode(), b"check": check}
+        table = table.unify_dictionaries().replace_schema_metadata(meta)  # chunks as parsed: no copy
+        options = ipc.IpcWriteOptions(compression="lz4")
+        with pa.OSFile(str(partial), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
+            writer.write_table(table, max_chunksize=BATCH_ROWS)
+        os.replace(partial, where)
+    except (pa.ArrowException, OSError):  # read-only run dir, disk full...: no segment this time
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        return False
+    for later, stale in segments(path).items():
+        if later > start:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+    for suffix in _OLD_SUFFIXES:
+        with contextlib.suppress(OSError):
+            (where.parent / f"{path.name}{suffix}").unlink(missing_ok=True)
+    return True

@@ -1,0 +1,217 @@
+"""The columnar copy of records files: segments read as far as they chain and are the CSV's bytes, only the
+rest parsed; segments written while a run goes (analysis.compactor) give the same frame as the CSV."""
+
+import os
+import time
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from analysis_helpers import mixed_records, rec, write_run
+
+from analysis import colcache, fastread
+from analysis.compactor import Compactor, extend, whole_rows
+from analysis.frame import _read_exact, load_frame
+from labkit.records import FIELD_NAMES
+from labkit.recordwriter import RecordWriter
+
+
+def _meta(where) -> dict:
+    return {k.decode(): v.decode() for k, v in pa.ipc.open_file(where).schema.metadata.items()}
+
+
+def _header_end(path) -> int:
+    return path.read_bytes().index(b"\n") + 1
+
+
+@pytest.fixture
+def parsed(monkeypatch) -> list[int]:
+    """The bytes of CSV each parse was given (rows parsed, not read from segments), in order."""
+    sizes: list[int] = []
+    real = fastread.parse_rows
+
+    def counting(open_source, *args, **kwargs):
+        with open_source() as source:
+            sizes.append(source.size() - source.tell())
+        return real(open_source, *args, **kwargs)
+
+    monkeypatch.setattr(fastread, "parse_rows", counting)
+    return sizes
+
+
+def _same_as_csv(path, frame: pd.DataFrame) -> None:
+    exact = _read_exact(path, False, None)
+    assert len(frame) == len(exact)
+    for name in exact.columns:
+        assert frame[name].astype(str).tolist() == exact[name].astype(str).tolist(), name
+
+
+def test_a_clean_file_leaves_one_segment_and_the_next_read_parses_nothing(tmp_path, parsed):
+    run = write_run(tmp_path, mixed_records(30))
+    path = run.record_files()[0]
+    first = load_frame([path])
+    assert parsed == [path.stat().st_size - _header_end(path)]
+    (where,) = colcache.segments(path).values()
+    assert where == run.path / "cache" / f"x.csv.{_header_end(path):012d}.arrow"
+    meta = _meta(where)
+    assert (int(meta["start"]), int(meta["end"])) == (_header_end(path), path.stat().st_size)
+    assert pa.ipc.open_file(where).schema.names == list(FIELD_NAMES)
+    pd.testing.assert_frame_equal(load_frame([path]), first)
+    assert list(load_frame([path], columns=["latency_ms"]).columns) == ["latency_ms"]
+    assert len(parsed) == 1  # both from the segment
+    assert not [p.name for p in where.parent.iterdir() if p.name.endswith(".tmp")]
+    _same_as_csv(path, first)
+
+
+def test_a_file_that_grows_has_only_its_new_rows_parsed(tmp_path, parsed):
+    run = write_run(tmp_path, mixed_records(30))
+    path = run.record_files()[0]
+    load_frame([path])
+    before = path.stat().st_size
+    with run.writer("x") as writer:  # the run goes on
+        writer.write_all([rec(100, "faas", 20.0), rec(101, "server", 30.0)])
+    frame = load_frame([path])
+    assert len(frame) == 32 and parsed[-1] == path.stat().st_size - before
+    assert sorted(colcache.segments(path)) == [_header_end(path), before]
+    _same_as_csv(path, frame)
+    pd.testing.assert_frame_equal(load_frame([path]), frame)
+    assert len(parsed) == 2
+
+
+def test_a_segment_is_read_only_while_the_csv_holds_its_bytes(tmp_path):
+    path = write_run(tmp_path, mixed_records(30)).record_files()[0]
+    table = fastread.clean_table(path)
+    latency = table.column("latency_ms")
+    doubled = table.set_column(table.schema.get_field_index("latency_ms"), "latency_ms", pc.multiply(latency, 2.0))
+    start, end = _header_end(path), path.stat().st_size
+    assert colcache.write_segment(path, doubled, start, end)  # claims to be these very bytes: read as is
+    assert load_frame([path])["latency_ms"].tolist() == (latency.to_numpy() * 2).tolist()
+    text = path.read_bytes()
+    last = text.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    path.write_bytes(text.replace(last, last.replace(b",faas-b,", b",faas-c,")))  # same size, new bytes
+    assert path.stat().st_size == end
+    frame = load_frame([path])  # the check misses: parsed, and the segment rewritten
+    assert frame["latency_ms"].tolist() == latency.to_numpy().tolist() and "faas-c" in set(frame["target"])
+    assert load_frame([path])["latency_ms"].tolist() == latency.to_numpy().tolist()
+    path.write_bytes(path.read_bytes()[: start + (end - start) // 2].rsplit(b"\n", 1)[0] + b"\n")  # cut shorter
+    assert len(load_frame([path])) == len(_read_exact(path, False, None)) < 30
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "parquet", "no-metadata"])
+def test_a_damaged_segment_is_ignored_and_replaced(tmp_path, damage):
+    path = write_run(tmp_path, mixed_records(30)).record_files()[0]
+    first = load_frame([path])
+    (where,) = colcache.segments(path).values()
+    if damage == "truncated":
+        where.write_bytes(where.read_bytes()[: where.stat().st_size // 2])
+    elif damage == "garbage":
+        where.write_bytes(b"ARROW1" + bytes(range(256)) * 40 + b"ARROW1")
+    elif damage == "empty":
+        where.write_bytes(b"")
+    elif damage == "parquet":
+        pq.write_table(pa.table({"latency_ms": first["latency_ms"].to_numpy()}), where)
+    else:
+        with pa.ipc.new_file(where, pa.schema([("latency_ms", pa.float64())])) as writer:
+            writer.write_table(pa.table({"latency_ms": first["latency_ms"].to_numpy()}))
+    pd.testing.assert_frame_equal(load_frame([path]), first)
+    assert colcache.read_chain(path, list(FIELD_NAMES), _header_end(path))[1] == path.stat().st_size  # rewritten
+
+
+def test_an_older_whole_file_cache_is_ignored_then_removed(tmp_path):
+    path = write_run(tmp_path, mixed_records(30)).record_files()[0]
+    olds = [path.parent.parent / "cache" / f"x.csv{suffix}" for suffix in (".parquet", ".arrow")]
+    olds[0].parent.mkdir()
+    for old in olds:
+        old.write_bytes(b"PAR1 not really PAR1")
+    assert len(load_frame([path])) == 30
+    assert len(colcache.segments(path)) == 1 and not any(old.exists() for old in olds)
+
+
+def test_no_cache_when_the_run_dir_cannot_take_one(tmp_path):
+    run = write_run(tmp_path, mixed_records(30))
+    path = run.record_files()[0]
+    (run.path / "cache").write_text("a file where the cache dir goes")  # mkdir fails, as in a read-only run dir
+    first = load_frame([path])
+    assert len(first) == 30 and (run.path / "cache").is_file()
+    pd.testing.assert_frame_equal(load_frame([path]), first)
+    assert not extend(path, min_bytes=1)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only dirs")
+def test_no_cache_in_a_read_only_run_dir(tmp_path):
+    run = write_run(tmp_path, mixed_records(30))
+    path = run.record_files()[0]
+    run.path.chmod(0o555)
+    try:
+        first = load_frame([path])
+        assert len(first) == 30 and not (run.path / "cache").exists()
+        pd.testing.assert_frame_equal(load_frame([path]), first)
+    finally:
+        run.path.chmod(0o755)
+
+
+def test_segments_hold_the_columns_asked_for_and_serve_any_subset(tmp_path, parsed):
+    path = write_run(tmp_path, mixed_records(30)).record_files()[0]
+    some = load_frame([path], columns=["target", "latency_ms", "ok"])
+    (where,) = colcache.segments(path).values()
+    assert pa.ipc.open_file(where).schema.names == ["target", "latency_ms", "ok"] == list(some.columns)
+    fewer = load_frame([path], columns=["ok", "latency_ms"])  # a subset: from the segment, in FIELD_NAMES order
+    assert list(fewer.columns) == ["latency_ms", "ok"] and len(parsed) == 1
+    pd.testing.assert_frame_equal(fewer, some[["latency_ms", "ok"]])
+    everything = load_frame([path])  # more columns than the segment holds: parsed, and a wider segment
+    (where,) = colcache.segments(path).values()
+    assert pa.ipc.open_file(where).schema.names == list(FIELD_NAMES) and len(parsed) == 2
+    pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[some.columns])
+
+
+@pytest.mark.parametrize(
+    ("chunk", "rows"),
+    [
+        (b"a,b\n1,2\n3,", 8),  # a row cut mid-way: up to the last whole row
+        (b'a,b\n1,"x\ny"\n2,"p\nq', 12),  # the last newline is inside quotes: the one before
+        (b'1,"x ""y"" z"\n2,', 14),  # doubled quotes inside a quoted field count as none
+        (b'1,"x\ny\nz\n', 0),  # every newline inside an open quote
+        (b"no newline", 0),
+    ],
+)
+def test_whole_rows_end_after_a_newline_outside_quotes(chunk, rows):
+    assert whole_rows(chunk) == rows
+
+
+def test_a_file_being_written_is_compacted_up_to_its_last_whole_row(tmp_path, parsed):
+    run = write_run(tmp_path, mixed_records(300))
+    path = run.record_files()[0]
+    whole = path.stat().st_size
+    with path.open("ab") as handle:
+        handle.write(b"r,x,locust,constant-load,faas,pre")  # a flush that has not reached the row's end
+    assert extend(path, min_bytes=1)
+    (where,) = colcache.segments(path).values()
+    assert (int(_meta(where)["start"]), int(_meta(where)["end"])) == (_header_end(path), whole)
+    assert not extend(path, min_bytes=1)  # nothing whole past the segment
+    with RecordWriter(path) as writer:  # the next writer cuts the torn row and goes on
+        writer.write_all([rec(400 + i, "faas", 25.0) for i in range(5)])
+    frame = load_frame([path])
+    assert len(frame) == 305 and parsed == [path.stat().st_size - whole]  # the compacted rows are not parsed
+    _same_as_csv(path, frame)
+
+
+def test_a_compactor_beside_a_writer_leaves_segments_that_read_as_the_csv(tmp_path, parsed):
+    run = write_run(tmp_path, [])
+    path = run.record_files()[0]
+    records = mixed_records(600)
+    with Compactor(run.records_dir, interval_s=0.01, min_bytes=4096) as compactor:
+        with RecordWriter(path, flush_interval_s=0.001) as writer:
+            for i, record in enumerate(records):
+                writer.write(record)
+                if i % 50 == 0:
+                    time.sleep(0.02)  # the compactor gets rounds while the file grows
+        deadline = time.monotonic() + 30.0
+        while len(colcache.segments(path)) < 2 and time.monotonic() < deadline:
+            compactor.run_once()
+    assert len(colcache.segments(path)) >= 2 and compactor.segments_written >= 2
+    compacted = colcache.read_chain(path, list(FIELD_NAMES), _header_end(path), read=False)[1]
+    frame = load_frame([path])
+    assert parsed[-1:] == ([path.stat().st_size - compacted] if compacted < path.stat().st_size else [])
+    _same_as_csv(path, frame)
