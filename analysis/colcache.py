@@ -7,13 +7,15 @@ leaves one segment of what it parsed, and a run writes segments while it goes (a
 report reads little CSV whatever the run's size. The CSV files stay the records; the cache can be deleted any
 time.
 
-A segment is trusted only if the CSV still holds the same bytes where it says: its schema metadata keeps
-`start`, `end` and `check`, the CRC-32 of the CSV's first and last 4 KiB of the range (both when the range is
-shorter), compared with the file's bytes now; a file cut shorter, rewritten or edited at a boundary misses
-and is parsed again. (An edit in the middle of a range that keeps every byte count is not seen: delete
-`cache/` after editing records by hand.) A damaged or foreign file where a segment belongs is ignored, a
-read-only run dir gets no cache. An older version's whole-file cache (`<file>.csv.arrow`, `.csv.parquet`)
-is ignored and removed when the first segment of its file is written.
+A segment is trusted only if it is of this very file and the file still holds the same bytes where it says:
+its schema metadata keeps `start`, `end` and `check`: the file's device and inode (a file replaced, as a
+rewrite through a temporary file does, is another file) and the CRC-32 of the range's first and last 4 KiB,
+compared with the file now; a file cut shorter, replaced or edited at a boundary misses and is parsed again.
+(An edit in place in the middle of a range that keeps every byte count is not seen: delete `cache/` after
+editing records by hand; a run only appends.) A copied run dir (new inodes) parses its records once again.
+A damaged or foreign file where a segment belongs is ignored, a read-only run dir gets no cache. An older
+version's whole-file cache (`<file>.csv.arrow`, `.csv.parquet`) is ignored and removed when the first
+segment of its file is written.
 """
 
 from __future__ import annotations
@@ -57,12 +59,15 @@ def segments(path: Path) -> dict[int, Path]:
 
 
 def range_check(handle: BinaryIO, start: int, end: int) -> bytes:
-    """The CRC-32 (hex) of the first and last CHECK_BYTES of the file's bytes [start, end)."""
+    """What a segment of the open file's bytes [start, end) is checked by: the file's identity (device and
+    inode: a file replaced, as a rewrite does, is another file) and the CRC-32 of the range's first and last
+    CHECK_BYTES."""
+    stat = os.fstat(handle.fileno())
     handle.seek(start)
     crc = zlib.crc32(handle.read(min(CHECK_BYTES, end - start)))
     tail_start = max(start, end - CHECK_BYTES)
     handle.seek(tail_start)
-    return f"{zlib.crc32(handle.read(end - tail_start), crc):08x}".encode()
+    return f"{stat.st_dev}:{stat.st_ino}:{zlib.crc32(handle.read(end - tail_start), crc):08x}".encode()
 
 
 def _segment_end(schema, names: list[str], start: int, size: int, handle: BinaryIO) -> int | None:
@@ -135,10 +140,11 @@ def read_chain(path: Path, names: list[str], start: int, read: bool = True) -> t
     return tables, start
 
 
-def write_segment(path: Path, table, start: int, end: int) -> bool:
-    """Keep `table` as the segment of `path`'s bytes [start, end) (atomically); False when the run dir cannot
-    take it. Segments starting at or after `start` are stale from now on (the chain reached `start` without
-    them): they go, as does an older version's whole-file cache."""
+def write_segment(handle: BinaryIO, path: Path, table, start: int, end: int) -> bool:
+    """Keep `table`, the rows of bytes [start, end) of `path` open as `handle` (the very file they were parsed
+    from), as a segment (atomically); False when the run dir cannot take it. Segments starting at or after
+    `start` are stale from now on (the chain reached `start` without them): they go, as does an older
+    version's whole-file cache."""
     import pyarrow as pa
     from pyarrow import ipc
 
@@ -148,8 +154,7 @@ def write_segment(path: Path, table, start: int, end: int) -> bool:
     partial = where.with_name(f"{where.name}.{os.getpid()}.tmp")
     try:
         where.parent.mkdir(exist_ok=True)
-        with path.open("rb") as handle:
-            check = range_check(handle, start, end)
+        check = range_check(handle, start, end)
         meta = {b"start": str(start).encode(), b"end": str(end).encode(), b"check": check}
         table = table.unify_dictionaries().replace_schema_metadata(meta)  # chunks as parsed: no copy
         options = ipc.IpcWriteOptions(compression="lz4")

@@ -50,15 +50,15 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, t
     _, start = colcache.read_chain(path, header, header_end, read=False)
     if path.stat().st_size - start < min_bytes:
         return False
-    with path.open("rb") as handle:
+    with path.open("rb") as handle:  # the segment's rows and its check from one open file
         handle.seek(start)
         chunk = handle.read(max_bytes)
-    cut = whole_rows(chunk)
-    if cut == 0:
-        return False
-    rows = memoryview(chunk)[:cut]
-    table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=threads)
-    return table is not None and colcache.write_segment(path, table, start, start + cut)
+        cut = whole_rows(chunk)
+        if cut == 0:
+            return False
+        rows = memoryview(chunk)[:cut]
+        table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=threads)
+        return table is not None and colcache.write_segment(handle, path, table, start, start + cut)
 
 
 class Compactor:

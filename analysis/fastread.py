@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -166,17 +167,24 @@ def clean_table(path: Path, columns: list[str] | None = None):
         return None
     header, header_end = found
     names = [n for n in header if columns is None or n in columns]
-    size = path.stat().st_size
-    tables, start = colcache.read_chain(path, names, header_end)
-    if start < size:
-        tail = parse_rows(_file_from(path, start), header, columns)
-        if tail is None:
-            return None
-        if tail.num_rows and path.stat().st_size == size:
-            colcache.write_segment(path, tail, start, size)
-        tables.append(tail)
+    with path.open("rb") as handle:  # the file whose rows a new segment holds (a replaced file is another)
+        size = os.fstat(handle.fileno()).st_size
+        tables, start = colcache.read_chain(path, names, header_end)
+        if start < size:
+            tail = parse_rows(_file_from(path, start), header, columns)
+            if tail is None:
+                return None
+            if _same_file(handle, path, size):
+                colcache.write_segment(handle, path, tail, start, size)
+            tables.append(tail)
     table = _concat(tables) if tables else None
     return table if table is not None and table.num_rows else None
+
+
+def _same_file(handle, path: Path, size: int) -> bool:
+    """Whether `path` is still the open file, `size` bytes long (nothing written or replaced meanwhile)."""
+    now, then = path.stat(), os.fstat(handle.fileno())
+    return (now.st_dev, now.st_ino, now.st_size) == (then.st_dev, then.st_ino, size)
 
 
 def _concat(tables: list):

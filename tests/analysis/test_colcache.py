@@ -86,7 +86,8 @@ def test_a_segment_is_read_only_while_the_csv_holds_its_bytes(tmp_path):
     latency = table.column("latency_ms")
     doubled = table.set_column(table.schema.get_field_index("latency_ms"), "latency_ms", pc.multiply(latency, 2.0))
     start, end = _header_end(path), path.stat().st_size
-    assert colcache.write_segment(path, doubled, start, end)  # claims to be these very bytes: read as is
+    with path.open("rb") as handle:  # claims to be these very bytes: read as is
+        assert colcache.write_segment(handle, path, doubled, start, end)
     assert load_frame([path])["latency_ms"].tolist() == (latency.to_numpy() * 2).tolist()
     text = path.read_bytes()
     last = text.rstrip(b"\n").rsplit(b"\n", 1)[1]
@@ -97,6 +98,21 @@ def test_a_segment_is_read_only_while_the_csv_holds_its_bytes(tmp_path):
     assert load_frame([path])["latency_ms"].tolist() == latency.to_numpy().tolist()
     path.write_bytes(path.read_bytes()[: start + (end - start) // 2].rsplit(b"\n", 1)[0] + b"\n")  # cut shorter
     assert len(load_frame([path])) == len(_read_exact(path, False, None)) < 30
+
+
+def test_a_file_replaced_by_a_rewrite_is_another_file_even_with_the_same_bytes_at_the_ends(tmp_path, parsed):
+    path = write_run(tmp_path, mixed_records(60)).record_files()[0]
+    first = load_frame([path])
+    text = path.read_bytes()
+    middle = len(text) // 2
+    changed = text[:middle] + text[middle:].replace(b",faas-b,", b",faas-x,", 1)  # same size, same ends
+    assert len(changed) == len(text) and changed[-4096:] == text[-4096:] and changed != text
+    tmp = path.with_name("x.csv.tmp")
+    tmp.write_bytes(changed)
+    tmp.replace(path)  # as replay's final rewrite of its results file does
+    frame = load_frame([path])
+    assert len(parsed) == 2 and "faas-x" in set(frame["target"]) and "faas-x" not in set(first["target"])
+    _same_as_csv(path, frame)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "parquet", "no-metadata"])
