@@ -21,6 +21,7 @@ from experiments.plan import (
     Plan,
     S3ReplayWorkload,
 )
+from labkit.config import SAFE_LOADER
 from labkit.errors import ConfigError, InputError, LabError
 
 PLAN_JSON = "plan.json"
@@ -93,12 +94,16 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         raise ConfigError(f"{path}: no such plan file (shipped plans in experiments/: {known})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the plan ({exc})") from None
+    loader = SAFE_LOADER(text)  # parsed once: the node tree (for line numbers in errors), then the data from it
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    finally:
+        loader.dispose()
 
 
 def find_plan(name_or_path: str) -> Path:
