@@ -13,9 +13,10 @@ rewrite through a temporary file does, is another file) and the CRC-32 of the ra
 compared with the file now; a file cut shorter, replaced or edited at a boundary misses and is parsed again.
 (An edit in place in the middle of a range that keeps every byte count is not seen: delete `cache/` after
 editing records by hand; a run only appends.) A copied run dir (new inodes) parses its records once again.
-A damaged or foreign file where a segment belongs is ignored, a read-only run dir gets no cache. An older
-version's whole-file cache (`<file>.csv.arrow`, `.csv.parquet`) is ignored and removed when the first
-segment of its file is written.
+A damaged or foreign file where a segment belongs is ignored, a read-only run dir gets no cache; segments are
+written to `<segment>.<pid>.tmp` and renamed, and the partial file of a writer killed mid-write is removed by the
+next writer of that segment once its process is gone. An older version's whole-file cache (`<file>.csv.arrow`,
+`.csv.parquet`) is ignored and removed when the first segment of its file is written.
 """
 
 from __future__ import annotations
@@ -140,6 +141,25 @@ def read_chain(path: Path, names: list[str], start: int, read: bool = True) -> t
     return tables, start
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _sweep_partials(where: Path) -> None:
+    """Remove the partial files of segment `where` that writers killed mid-write left (their process is gone)."""
+    for partial in where.parent.glob(f"{where.name}.*.tmp"):
+        pid = partial.name[len(where.name) + 1 : -len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+
 def write_segment(handle: BinaryIO, path: Path, table, start: int, end: int) -> bool:
     """Keep `table`, the rows of bytes [start, end) of `path` open as `handle` (the very file they were parsed
     from), as a segment (atomically); False when the run dir cannot take it. Segments starting at or after
@@ -154,6 +174,7 @@ def write_segment(handle: BinaryIO, path: Path, table, start: int, end: int) -> 
     partial = where.with_name(f"{where.name}.{os.getpid()}.tmp")
     try:
         where.parent.mkdir(exist_ok=True)
+        _sweep_partials(where)
         check = range_check(handle, start, end)
         meta = {b"start": str(start).encode(), b"end": str(end).encode(), b"check": check}
         table = table.unify_dictionaries().replace_schema_metadata(meta)  # chunks as parsed: no copy

@@ -2,6 +2,8 @@
 rest parsed; segments written while a run goes (analysis.compactor) give the same frame as the CSV."""
 
 import os
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -133,6 +135,20 @@ def test_a_damaged_segment_is_ignored_and_replaced(tmp_path, damage):
             writer.write_table(pa.table({"latency_ms": first["latency_ms"].to_numpy()}))
     pd.testing.assert_frame_equal(load_frame([path]), first)
     assert colcache.read_chain(path, list(FIELD_NAMES), _header_end(path))[1] == path.stat().st_size  # rewritten
+
+
+def test_partial_segments_of_killed_writers_are_swept_and_a_live_ones_kept(tmp_path):
+    path = write_run(tmp_path, mixed_records(30)).record_files()[0]
+    where = colcache.segment_path(path, _header_end(path))
+    where.parent.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs (as a writer killed mid-write)
+    dead = where.with_name(f"{where.name}.{gone.pid}.tmp")
+    live = where.with_name(f"{where.name}.{os.getppid()}.tmp")  # a writer still running
+    for partial in (dead, live):
+        partial.write_bytes(b"ARROW1 half")
+    assert len(load_frame([path])) == 30 and where.is_file()
+    assert not dead.exists() and live.exists()
 
 
 def test_an_older_whole_file_cache_is_ignored_then_removed(tmp_path):
