@@ -89,6 +89,11 @@ class Compactor:
         while not self._stop.wait(self.interval_s):
             self.run_once()
 
+    @property
+    def native_id(self) -> int | None:
+        """The thread's id in the OS (None before it starts)."""
+        return self._thread.native_id
+
     def __enter__(self) -> Compactor:
         self._thread.start()
         return self

@@ -4,7 +4,9 @@ rest parsed; segments written while a run goes (analysis.compactor) give the sam
 import os
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -247,3 +249,20 @@ def test_a_compactor_beside_a_writer_leaves_segments_that_read_as_the_csv(tmp_pa
     frame = load_frame([path])
     assert parsed[-1:] == ([path.stat().st_size - compacted] if compacted < path.stat().st_size else [])
     _same_as_csv(path, frame)
+
+
+def _nice(tid: int) -> int:
+    stat = Path(f"/proc/{os.getpid()}/task/{tid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19 of proc(5), counted after the command name
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux /proc")
+def test_the_compactor_thread_alone_runs_at_a_lower_priority(tmp_path):
+    run = write_run(tmp_path, mixed_records(10))
+    before = _nice(threading.get_native_id())
+    with Compactor(run.records_dir, interval_s=0.01) as compactor:
+        deadline = time.monotonic() + 10.0
+        while _nice(compactor.native_id) != before + 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _nice(compactor.native_id) == min(before + 10, 19)
+    assert _nice(threading.get_native_id()) == before
