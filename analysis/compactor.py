@@ -22,21 +22,19 @@ from analysis.fastread import header_of, parse_rows
 MIN_BYTES = 16 << 20  # parse once this much is new (~70k rows of 40 columns)
 MAX_BYTES = 128 << 20  # at most this much a segment (a bounded buffer, a bounded round)
 INTERVAL_S = 5.0
-_QUOTE_TRIES = 64  # cuts tried back from the end when the last newlines fall inside quoted fields
 
 
 def whole_rows(chunk: bytes) -> int:
     """The length of `chunk`'s prefix that ends a row: after a newline outside quotes (an even count of
-    quote characters before it, as CSV doubles quotes inside quoted fields); 0 when there is none."""
-    end = len(chunk)
-    for _ in range(_QUOTE_TRIES):
-        newline = chunk.rfind(b"\n", 0, end)
-        if newline < 0:
-            return 0
-        if chunk.count(b'"', 0, newline) % 2 == 0:
-            return newline + 1
-        end = newline
-    return 0
+    quote characters before it, as CSV doubles quotes inside quoted fields); 0 when there is none. Each byte
+    is counted once, however many newlines from the end fall inside quotes."""
+    newline = chunk.rfind(b"\n")
+    quotes = chunk.count(b'"', 0, newline) if newline >= 0 else 0
+    while newline >= 0 and quotes % 2:
+        before = chunk.rfind(b"\n", 0, newline)
+        quotes -= chunk.count(b'"', max(before, 0), newline)
+        newline = before
+    return newline + 1
 
 
 def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, threads: bool = False) -> bool:

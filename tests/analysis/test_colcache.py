@@ -2,6 +2,7 @@
 rest parsed; segments written while a run goes (analysis.compactor) give the same frame as the CSV."""
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -212,6 +213,14 @@ def test_segments_hold_the_columns_asked_for_and_serve_any_subset(tmp_path, pars
 )
 def test_whole_rows_end_after_a_newline_outside_quotes(chunk, rows):
     assert whole_rows(chunk) == rows
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_whole_rows_is_the_last_newline_after_an_even_count_of_quotes(seed):
+    rng = random.Random(seed)
+    chunk = bytes(rng.choice(b'ab,"\n') for _ in range(rng.randrange(0, 300)))
+    ends = [i + 1 for i, byte in enumerate(chunk) if byte == ord("\n") and chunk[:i].count(b'"') % 2 == 0]
+    assert whole_rows(chunk) == (ends[-1] if ends else 0)
 
 
 def test_a_file_being_written_is_compacted_up_to_its_last_whole_row(tmp_path, parsed):
