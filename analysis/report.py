@@ -21,6 +21,7 @@ from analysis.comparison import order
 from analysis.cost import memory_sweep, pricing_used, target_kind
 from analysis.figures import cdfs, make_plots
 from analysis.frame import load_frame, prepare
+from analysis.groups import RECORD_COLUMNS
 from analysis.inputs import read_locust_csv, report_log_records, run_report_lines
 from analysis.labels import defining_fields, group_labels
 from analysis.pricing import DEFAULT_PRICING, Pricing, load_pricing
@@ -141,7 +142,7 @@ def load_run(
     if not files:
         missing.append(f"{run.records_dir}: no record files")
     counts = ReadCounts()
-    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts)
+    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts, columns=list(RECORD_COLUMNS))
     info = _run_info(run, frame, missing)
     info["records_skipped"] = _skipped(counts, missing)
     if files and frame.empty:
