@@ -26,7 +26,7 @@ import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 CACHE_DIR = "cache"  # beside records/ in a run dir
 SEGMENT_SUFFIX = ".arrow"  # cache/<file>.csv.<start>.arrow
@@ -80,30 +80,35 @@ def _segment_end(schema, names: list[str], start: int, size: int, handle: Binary
     return end if meta.get(b"check") == range_check(handle, start, end) else None
 
 
-def _chain(path: Path, names: list[str], start: int) -> list[tuple[Path, int]]:
-    """The segments (file, end) of `path` that chain from `start` and hold `names` of its bytes, by metadata."""
+class _Link(NamedTuple):
+    where: Path  # the segment file
+    end: int  # the CSV offset it ends at
+    fields: list[int]  # the indices of the columns asked for in its schema
+
+
+def _chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[_Link]:
+    """The segments of `path` (open as `handle`) that chain from `start` and hold `names` of its bytes, by their
+    metadata."""
     import pyarrow as pa
     from pyarrow import ipc
 
     found, links = segments(path), []
-    if not found:
-        return links
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        while start in found:
-            try:
-                with pa.memory_map(str(found[start]), "r") as source:
-                    end = _segment_end(ipc.open_file(source).schema, names, start, size, handle)
-            except (pa.ArrowException, OSError, ValueError):  # damaged, or not an Arrow file: parse the CSV there
-                end = None
-            if end is None:
-                break
-            links.append((found[start], end))
-            start = end
+    size = os.fstat(handle.fileno()).st_size
+    while start in found:
+        try:
+            with pa.memory_map(str(found[start]), "r") as source:
+                schema = ipc.open_file(source).schema
+            end = _segment_end(schema, names, start, size, handle)
+        except (pa.ArrowException, OSError, ValueError):  # damaged, or not an Arrow file: parse the CSV there
+            end = None
+        if end is None:
+            break
+        links.append(_Link(found[start], end, sorted(schema.get_field_index(n) for n in names)))
+        start = end
     return links
 
 
-def _segment_table(where: Path, names: list[str]):
+def _segment_table(link: _Link, names: list[str]):
     """The segment's table of `names`, or None when it cannot be read.
 
     Read memory-mapped, decompressing only the columns asked for (every buffer a decompressed copy, none in
@@ -113,31 +118,37 @@ def _segment_table(where: Path, names: list[str]):
     from pyarrow import ipc
 
     try:
-        with pa.memory_map(str(where), "r") as source:
-            schema = ipc.open_file(source).schema
-            fields = sorted(schema.get_field_index(n) for n in names)
-            table = ipc.open_file(source, options=ipc.IpcReadOptions(included_fields=fields)).read_all()
+        with pa.memory_map(str(link.where), "r") as source:
+            options = ipc.IpcReadOptions(included_fields=link.fields)
+            table = ipc.open_file(source, options=options).read_all()
         table.validate(full=True)
         return table.select(names).replace_schema_metadata(None)
     except (pa.ArrowException, OSError, ValueError):
         return None
 
 
-def read_chain(path: Path, names: list[str], start: int, read: bool = True) -> tuple[list, int]:
-    """The cached tables of `path` from byte `start` on, as far as segments holding `names` chain, and the
-    offset where the CSV must be parsed from (no tables, only that offset, when not `read`). Segments are read
-    READ_THREADS at a time (Arrow decompresses and checks them without the GIL)."""
-    links = _chain(path, names, start)
-    if not read or not links:
-        return [], links[-1][1] if links else start
+def chain_end(handle: BinaryIO, path: Path, names: list[str], start: int) -> int:
+    """Where the segments of `path` (open as `handle`) holding `names` chain to from byte `start`: the offset
+    from which its CSV must be parsed."""
+    links = _chain(handle, path, names, start)
+    return links[-1].end if links else start
+
+
+def read_chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> tuple[list, int]:
+    """The cached tables of `path` (open as `handle`) from byte `start` on, as far as segments holding `names`
+    chain, and the offset from which its CSV must be parsed. Segments are read READ_THREADS at a time (Arrow
+    decompresses and checks them without the GIL)."""
+    links = _chain(handle, path, names, start)
+    if not links:
+        return [], start
     with ThreadPoolExecutor(min(READ_THREADS, len(links))) as pool:
-        read_tables = list(pool.map(lambda link: _segment_table(link[0], names), links))
+        read_tables = list(pool.map(lambda link: _segment_table(link, names), links))
     tables = []
-    for table, (_, end) in zip(read_tables, links, strict=True):
+    for table, link in zip(read_tables, links, strict=True):
         if table is None:  # a segment whose body is damaged: the CSV from there on
             break
         tables.append(table)
-        start = end
+        start = link.end
     return tables, start
 
 

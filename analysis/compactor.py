@@ -45,10 +45,10 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, t
     if found is None:
         return False
     header, header_end = found
-    _, start = colcache.read_chain(path, header, header_end, read=False)
-    if path.stat().st_size - start < min_bytes:
-        return False
-    with path.open("rb") as handle:  # the segment's rows and its check from one open file
+    with path.open("rb") as handle:  # the chain's check, the rows and the new segment's check from one open file
+        start = colcache.chain_end(handle, path, header, header_end)
+        if os.fstat(handle.fileno()).st_size - start < min_bytes:
+            return False
         handle.seek(start)
         chunk = handle.read(max_bytes)
         cut = whole_rows(chunk)

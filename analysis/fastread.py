@@ -169,7 +169,7 @@ def clean_table(path: Path, columns: list[str] | None = None):
     names = [n for n in header if columns is None or n in columns]
     with path.open("rb") as handle:  # the file whose rows a new segment holds (a replaced file is another)
         size = os.fstat(handle.fileno()).st_size
-        tables, start = colcache.read_chain(path, names, header_end)
+        tables, start = colcache.read_chain(handle, path, names, header_end)
         if start < size:
             tail = parse_rows(_file_from(path, start), header, columns)
             if tail is None:

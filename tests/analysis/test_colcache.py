@@ -137,7 +137,8 @@ def test_a_damaged_segment_is_ignored_and_replaced(tmp_path, damage):
         with pa.ipc.new_file(where, pa.schema([("latency_ms", pa.float64())])) as writer:
             writer.write_table(pa.table({"latency_ms": first["latency_ms"].to_numpy()}))
     pd.testing.assert_frame_equal(load_frame([path]), first)
-    assert colcache.read_chain(path, list(FIELD_NAMES), _header_end(path))[1] == path.stat().st_size  # rewritten
+    with path.open("rb") as handle:  # rewritten whole
+        assert colcache.read_chain(handle, path, list(FIELD_NAMES), _header_end(path))[1] == path.stat().st_size
 
 
 def test_partial_segments_of_killed_writers_are_swept_and_a_live_ones_kept(tmp_path):
@@ -254,7 +255,8 @@ def test_a_compactor_beside_a_writer_leaves_segments_that_read_as_the_csv(tmp_pa
         while len(colcache.segments(path)) < 2 and time.monotonic() < deadline:
             compactor.run_once()
     assert len(colcache.segments(path)) >= 2 and compactor.segments_written >= 2
-    compacted = colcache.read_chain(path, list(FIELD_NAMES), _header_end(path), read=False)[1]
+    with path.open("rb") as handle:
+        compacted = colcache.chain_end(handle, path, list(FIELD_NAMES), _header_end(path))
     frame = load_frame([path])
     assert parsed[-1:] == ([path.stat().st_size - compacted] if compacted < path.stat().st_size else [])
     _same_as_csv(path, frame)
