@@ -21,7 +21,7 @@ from experiments.plan import (
     Plan,
     S3ReplayWorkload,
 )
-from labkit.config import SAFE_LOADER
+from labkit.config import SAFE_LOADER, invalid_yaml
 from labkit.errors import ConfigError, InputError, LabError
 
 PLAN_JSON = "plan.json"
@@ -99,9 +99,7 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         root = loader.get_single_node()
         return (loader.construct_document(root) if root is not None else None), root
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise invalid_yaml(path, exc) from None
     finally:
         loader.dispose()
 

@@ -233,6 +233,13 @@ def build(cls: type[T], data: Any, where: str) -> T:
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader (about 10x faster) if built
 
 
+def invalid_yaml(path: Path, exc: yaml.YAMLError) -> ConfigError:
+    """The error for a file that is not valid YAML: its name, the line of the problem (when known), the problem."""
+    mark = getattr(exc, "problem_mark", None)
+    line = f":{mark.line + 1}" if mark else ""
+    return ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})")
+
+
 def read_yaml(path: Path, what: str = "config file") -> Any:
     """The parsed YAML document of `path` (None for an empty file); ConfigError naming the file (and line)."""
     try:
@@ -240,9 +247,7 @@ def read_yaml(path: Path, what: str = "config file") -> Any:
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise invalid_yaml(path, exc) from None
 
 
 def aws_endpoints_path() -> Path:
