@@ -80,14 +80,12 @@ MODES = ("ours-memory", "ours-disk", "ours-cached", "ours-run", *PEER_WORK)
 LAYOUTS = ("producer", "interleaved")  # row order of the records (synthetic_frame)
 PEERS = {"subset": "pandas", "full": "pandas_full", "polars": "polars"}  # peer -> its FIGURE names' "vs_" part
 GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
-VARIANTS = (
-    ("memory", "ours-memory", "memory"),
-    ("disk", "ours-disk", "disk"),
-    ("disk, cached", "ours-cached", "disk"),
-    ("disk, after a run", "ours-run", "disk"),
-)  # (variant, our mode, the peers' mode)
-# FIGURE name parts
-VARIANT_KEYS = {"memory": "in_memory", "disk": "disk", "disk, cached": "cached", "disk, after a run": "after_run"}
+VARIANTS = (  # (variant, our mode, the peers' mode, its FIGURE names' part)
+    ("memory", "ours-memory", "memory", "in_memory"),
+    ("disk", "ours-disk", "disk", "disk"),
+    ("disk, cached", "ours-cached", "disk", "cached"),
+    ("disk, after a run", "ours-run", "disk", "after_run"),
+)
 
 
 def _rss_mb() -> float:
@@ -278,9 +276,9 @@ def _ratios(variant: str, ours: dict, peer: dict) -> tuple[float, float]:
     return speed, ours[memory_key] / max(peer[memory_key], 1.0)
 
 
-def _figures(n: int, variant: str, ours: dict, peers: dict[str, dict]) -> None:
+def _figures(n: int, variant: str, name_part: str, ours: dict, peers: dict[str, dict]) -> None:
     """FIGURE lines of one variant: our seconds, the speed-up and the memory ratio vs each pandas peer."""
-    key = f"analysis_{n / 1e6:g}m_{VARIANT_KEYS[variant]}"
+    key = f"analysis_{n / 1e6:g}m_{name_part}"
     figure(f"{key}_ours_s", ours["seconds"], "s")
     for name, peer in peers.items():
         speed, memory = _ratios(variant, ours, peer)
@@ -336,10 +334,10 @@ def measure_size(n: int, targets: int, layout: str) -> None:
     print(f"{'':>10} (ours-run: the copy a run leaves, {segments} segments, took {compact_s:.1f} s of one thread while "
           f"the run went: {compact_s / n * 1e6:.2f} us a record)")  # fmt: skip
     figure(f"analysis_{n / 1e6:g}m_compaction_us_per_record", compact_s / n * 1e6, "us")
-    for variant, ours, kind in VARIANTS:
+    for variant, ours, kind, name_part in VARIANTS:
         peers = {name: rows[f"peer-{name}-{kind}"] for name in PEERS}
         print("\n".join(_verdicts(n, variant, rows[ours], peers)))
-        _figures(n, variant, rows[ours], peers)
+        _figures(n, variant, name_part, rows[ours], peers)
 
 
 def main() -> None:
