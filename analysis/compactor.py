@@ -37,8 +37,9 @@ def whole_rows(chunk: bytes) -> int:
     return newline + 1
 
 
-def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, threads: bool = False) -> bool:
-    """Add one segment to `path`'s cache if `min_bytes` of whole rows are past its chain; whether it did."""
+def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES) -> bool:
+    """Add one segment to `path`'s cache if `min_bytes` of whole rows are past its chain; whether it did. Parsed
+    in the calling thread (pyarrow's own threads left out: the compactor's thread is the one at low priority)."""
     import pyarrow as pa
 
     found = header_of(path, final_newline=False)
@@ -55,7 +56,7 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, t
         if cut == 0:
             return False
         rows = memoryview(chunk)[:cut]
-        table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=threads)
+        table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=False)
         return table is not None and colcache.write_segment(handle, path, table, start, start + cut)
 
 
