@@ -51,11 +51,8 @@ def test_sorted_percentiles_equal_numpy_bit_for_bit_on_awkward_sizes():
             assert out[percentile_key(p)][0] == np.percentile(values, p)
 
 
-_records = mixed_records
-
-
 def test_split_groups_is_groupby_without_copies():
-    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records()]))
     ours = list(iter_groups(frame))
     theirs = list(frame.groupby(["run_id", "target", "scenario", "operation"], sort=True))
     assert [keys["target"] for keys, _ in ours] == [str(values[1]) for values, _ in theirs]
@@ -65,7 +62,7 @@ def test_split_groups_is_groupby_without_copies():
 
 
 def test_windows_with_shared_latencies_equal_windows_alone():
-    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records()]))
     _, group = next(split_groups(frame))
     latencies = sorted_latencies(group)
     for prefix, (rows, values) in latencies.items():
@@ -87,7 +84,7 @@ def _same(a, b) -> bool:
 
 
 def test_fast_reader_reads_what_the_exact_reader_reads(tmp_path):
-    path = write_run(tmp_path, _records()).record_files()[0]
+    path = write_run(tmp_path, mixed_records()).record_files()[0]
     fast, exact = read_clean(path), _read_exact(path, False, None)
     assert fast is not None and list(fast.columns) == list(exact.columns)
     for name in exact.columns:
@@ -100,9 +97,9 @@ def test_fast_reader_reads_what_the_exact_reader_reads(tmp_path):
 
 
 def test_fast_reader_keeps_only_asked_columns_and_merges_files(tmp_path):
-    run = write_run(tmp_path, _records())
+    run = write_run(tmp_path, mixed_records())
     with run.writer("y") as writer:
-        writer.write_all(_records(30))
+        writer.write_all(mixed_records(30))
     frame = load_frame(run.record_files(), columns=["target", "latency_ms", "ok"])
     assert list(frame.columns) == ["target", "latency_ms", "ok"] and len(frame) == 270
     assert sorted(frame["target"].astype(str).unique()) == ["faas", "faas-b", "server"]
@@ -116,7 +113,7 @@ def test_fast_reader_keeps_only_asked_columns_and_merges_files(tmp_path):
     ],
 )
 def test_unclean_files_take_the_exact_path(tmp_path, tail, torn):
-    path = write_run(tmp_path, _records(12)).record_files()[0]
+    path = write_run(tmp_path, mixed_records(12)).record_files()[0]
     with path.open("ab") as handle:
         handle.write(tail)
     counts = ReadCounts()
@@ -127,7 +124,7 @@ def test_unclean_files_take_the_exact_path(tmp_path, tail, torn):
 
 @pytest.mark.parametrize(("field", "bad"), [("ok", ""), ("latency_ms", "nan"), ("status_code", "2.5"), ("ok", "1")])
 def test_cells_the_exact_reader_rejects_are_left_to_it(tmp_path, field, bad):
-    path = write_run(tmp_path, _records(12)).record_files()[0]
+    path = write_run(tmp_path, mixed_records(12)).record_files()[0]
     lines = path.read_text().splitlines(keepends=True)
     cells = lines[3].rstrip("\n").split(",")
     cells[list(FIELD_NAMES).index(field)] = bad
@@ -142,7 +139,7 @@ def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path, monkeypat
     from analysis import fastread
 
     monkeypatch.setattr(fastread, "CSV_BLOCK_BYTES", 1 << 20)  # small blocks: some quoted newline straddles two
-    records = _records(300) * 70  # over 2 blocks
+    records = mixed_records(300) * 70  # over 2 blocks
     for i, record in enumerate(records):
         record.error_message = f'line one,\n"line" two {i}' if i % 3 == 0 else ""
     path = write_run(tmp_path, records).record_files()[0]
@@ -156,7 +153,7 @@ def test_quoted_newlines_across_parser_blocks_are_read_right(tmp_path, monkeypat
 def test_groups_analysed_side_by_side_give_the_same_summary(monkeypatch):
     from analysis import summary
 
-    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records()]))
     monkeypatch.setattr(summary, "ANALYSIS_THREADS", 1)
     alone = json.dumps(analyse(frame), default=str, sort_keys=True)
     monkeypatch.setattr(summary, "ANALYSIS_THREADS", 2)
@@ -164,7 +161,7 @@ def test_groups_analysed_side_by_side_give_the_same_summary(monkeypatch):
 
 
 def test_groups_come_sorted_by_value_whatever_the_category_order():
-    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records(30)]))
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records(30)]))
     frame["target"] = pd.Categorical(frame["target"].astype(str), categories=["server", "faas-b", "faas"])
     assert [keys["target"] for keys, _ in split_groups(frame)] == ["faas", "faas-b", "server"]
 
@@ -190,7 +187,7 @@ def test_in_flight_and_idle_gap_equal_plain_searches(seed):
 def test_sla_checks_from_sorted_latencies_equal_the_plain_ones():
     from analysis.sla import PERCENTILE_BOUNDS, SlaSpec, check_bound
 
-    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in _records()]))
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records()]))
     _, group = next(split_groups(frame))
     spec = SlaSpec({})
     _, sorted_ms = sorted_latencies(group)["latency"]
