@@ -80,13 +80,14 @@ def _segment_end(schema, names: list[str], start: int, size: int, handle: Binary
     return end if meta.get(b"check") == range_check(handle, start, end) else None
 
 
-class _Link(NamedTuple):
+class Link(NamedTuple):
     where: Path  # the segment file
+    start: int  # the CSV offset it starts at
     end: int  # the CSV offset it ends at
     fields: list[int]  # the indices of the columns asked for in its schema
 
 
-def _chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[_Link]:
+def chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[Link]:
     """The segments of `path` (open as `handle`) that chain from `start` and hold `names` of its bytes, by their
     metadata."""
     import pyarrow as pa
@@ -103,12 +104,12 @@ def _chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[_
             end = None
         if end is None:
             break
-        links.append(_Link(found[start], end, sorted(schema.get_field_index(n) for n in names)))
+        links.append(Link(found[start], start, end, sorted(schema.get_field_index(n) for n in names)))
         start = end
     return links
 
 
-def _segment_table(link: _Link, names: list[str]):
+def segment_table(link: Link, names: list[str]):
     """The segment's table of `names`, or None when it cannot be read.
 
     Read memory-mapped, decompressing only the columns asked for (every buffer a decompressed copy, none in
@@ -127,22 +128,15 @@ def _segment_table(link: _Link, names: list[str]):
         return None
 
 
-def chain_end(handle: BinaryIO, path: Path, names: list[str], start: int) -> int:
-    """Where the segments of `path` (open as `handle`) holding `names` chain to from byte `start`: the offset
-    from which its CSV must be parsed."""
-    links = _chain(handle, path, names, start)
-    return links[-1].end if links else start
-
-
 def read_chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> tuple[list, int]:
     """The cached tables of `path` (open as `handle`) from byte `start` on, as far as segments holding `names`
     chain, and the offset from which its CSV must be parsed. Segments are read READ_THREADS at a time (Arrow
     decompresses and checks them without the GIL)."""
-    links = _chain(handle, path, names, start)
+    links = chain(handle, path, names, start)
     if not links:
         return [], start
     with ThreadPoolExecutor(min(READ_THREADS, len(links))) as pool:
-        read_tables = list(pool.map(lambda link: _segment_table(link, names), links))
+        read_tables = list(pool.map(lambda link: segment_table(link, names), links))
     tables = []
     for table, link in zip(read_tables, links, strict=True):
         if table is None:  # a segment whose body is damaged: the CSV from there on

@@ -1,9 +1,12 @@
 """Columnar copies of a run's records written while the run goes, so that its report parses little CSV.
 
 `Compactor(records_dir)` is a thread (started by `with`) that every `interval_s` looks at each records file and,
-once `min_bytes` of whole rows have been flushed past what its cache segments hold, parses them into a new
-segment (analysis.colcache): at most `max_bytes` a round, in one thread of its own at a lower priority
-(nice +10), so the load generators, which live in other processes, keep the CPU they need. It only reads
+once `min_bytes` of whole rows have been flushed past what its cache segments hold, or once its newest rows have
+waited `max_age_s`, parses them into the cache (analysis.colcache): at most `max_bytes` a round, in one thread of
+its own at a lower priority (nice +10), so the load generators, which live in other processes, keep the CPU
+they need. Rows cut by age join the chain's last segment while it holds less than `min_bytes` (it is rewritten
+with them), so a file keeps about one segment per `min_bytes`, and a report parses at most the last
+`max_age_s` (and a round) of each file, whatever the rate. It only reads
 the CSV files; a file that does not parse clean there is left to the report (which reads it the exact way).
 A round is bounded (files x max_bytes); the thread ends with the `with` block, after its current round.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -22,6 +26,7 @@ from analysis.fastread import header_of, parse_rows
 MIN_BYTES = 16 << 20  # parse once this much is new (~70k rows of 40 columns)
 MAX_BYTES = 128 << 20  # at most this much a segment (a bounded buffer, a bounded round)
 INTERVAL_S = 5.0
+MAX_AGE_S = 30.0  # rows wait at most this long (and a round) before they are in the copy, however slow the file grows
 
 
 def whole_rows(chunk: bytes) -> int:
@@ -37,9 +42,12 @@ def whole_rows(chunk: bytes) -> int:
     return newline + 1
 
 
-def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES) -> bool:
-    """Add one segment to `path`'s cache if `min_bytes` of whole rows are past its chain; whether it did. Parsed
-    in the calling thread (pyarrow's own threads left out: the compactor's thread is the one at low priority)."""
+def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, grow_below: int = 0) -> bool:
+    """Add to `path`'s cache the whole rows past its chain if there are `min_bytes` of them (at most `max_bytes`);
+    whether it did. When the chain's last segment holds fewer than `grow_below` bytes of the CSV (and every
+    column), it is replaced by one holding its rows and the new ones, so a chain extended often by a little
+    keeps at most one small segment, at its end. Parsed in the calling thread (pyarrow's own threads left
+    out: the compactor's thread is the one at low priority)."""
     import pyarrow as pa
 
     found = header_of(path, final_newline=False)
@@ -47,7 +55,8 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES) -
         return False
     header, header_end = found
     with path.open("rb") as handle:  # the chain's check, the rows and the new segment's check from one open file
-        start = colcache.chain_end(handle, path, header, header_end)
+        links = colcache.chain(handle, path, header, header_end)
+        start = links[-1].end if links else header_end
         if os.fstat(handle.fileno()).st_size - start < min_bytes:
             return False
         handle.seek(start)
@@ -57,28 +66,41 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES) -
             return False
         rows = memoryview(chunk)[:cut]
         table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=False)
-        return table is not None and colcache.write_segment(handle, path, table, start, start + cut)
+        if table is None:
+            return False
+        first = start
+        if links and links[-1].end - links[-1].start < grow_below:
+            held = colcache.segment_table(links[-1], header)
+            if held is not None:  # (else: a damaged segment; the new rows start a segment of their own)
+                table, first = pa.concat_tables([held, table]), links[-1].start
+        return colcache.write_segment(handle, path, table, first, start + cut)
 
 
 class Compactor:
     """The thread that extends the cache of every `*.csv` in `records_dir` while a run goes (see module)."""
 
     def __init__(self, records_dir: Path, interval_s: float = INTERVAL_S, min_bytes: int = MIN_BYTES,
-                 max_bytes: int = MAX_BYTES) -> None:  # fmt: skip
-        self.records_dir, self.interval_s = records_dir, interval_s
+                 max_bytes: int = MAX_BYTES, max_age_s: float = MAX_AGE_S) -> None:  # fmt: skip
+        self.records_dir, self.interval_s, self.max_age_s = records_dir, interval_s, max_age_s
         self.min_bytes, self.max_bytes = min_bytes, max_bytes
         self.segments_written = 0
+        self._last_cut_s: dict[Path, float] = {}  # per file: when it was last extended (or first seen), monotonic
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="records-compactor", daemon=True)
 
-    def run_once(self) -> int:
-        """One round over the files; the segments written."""
+    def run_once(self, now_s: float | None = None) -> int:
+        """One round over the files (at `now_s`, monotonic; default now); the segments written. A file is
+        extended once `min_bytes` are new, or whatever is new once it waited `max_age_s` since its last cut."""
+        now_s = time.monotonic() if now_s is None else now_s
         written = 0
         for path in sorted(self.records_dir.glob("*.csv")):
             if self._stop.is_set():
                 break
+            due = now_s - self._last_cut_s.setdefault(path, now_s) >= self.max_age_s
             with contextlib.suppress(OSError):  # a file gone or unreadable now: the report will say
-                written += extend(path, self.min_bytes, self.max_bytes)
+                if extend(path, 1 if due else self.min_bytes, self.max_bytes, grow_below=self.min_bytes):
+                    self._last_cut_s[path] = now_s
+                    written += 1
         self.segments_written += written
         return written
 

@@ -80,6 +80,7 @@ MODES = ("ours-memory", "ours-disk", "ours-cached", "ours-run", *PEER_WORK)
 LAYOUTS = ("producer", "interleaved")  # row order of the records (synthetic_frame)
 PEERS = {"subset": "pandas", "full": "pandas_full", "polars": "polars"}  # peer -> its FIGURE names' "vs_" part
 GOAL_SPEEDUP, GOAL_MEMORY, GOAL_10M_S = 3.0, 0.5, 10.0
+RATE_PER_TARGET_RPS = 300.0  # the synthetic records' send rate per target
 VARIANTS = (  # (variant, our mode, the peers' mode, its FIGURE names' part)
     ("memory", "ours-memory", "memory", "in_memory"),
     ("disk", "ours-disk", "disk", "disk"),
@@ -111,7 +112,7 @@ def _reset_peak() -> float:
 
 
 def synthetic_frame(n: int, targets: int, seed: int = 1, layout: str = "producer"):
-    """n records over targets at 300 req/s each: lognormal latency, 1% cold (+400 ms), 0.5% errors.
+    """n records over targets at RATE_PER_TARGET_RPS each: lognormal latency, 1% cold (+400 ms), 0.5% errors.
 
     Rows in `layout` order (see LAYOUTS): "producer", each target's rows together and in time order (as a run's
     records load: one file per producer process, each sending to one target); "interleaved", in time order
@@ -125,7 +126,7 @@ def synthetic_frame(n: int, targets: int, seed: int = 1, layout: str = "producer
     target_code = rng.integers(0, targets, n)
     names = np.array([f"{'local-faas' if i % 2 == 0 else 'local-server'}-{i}" for i in range(targets)])
     t0 = 1_795_000_000.0
-    intended = t0 + np.sort(rng.uniform(0, n / (300.0 * targets), n))
+    intended = t0 + np.sort(rng.uniform(0, n / (RATE_PER_TARGET_RPS * targets), n))
     cold = rng.random(n) < 0.01
     latency = rng.lognormal(np.log(20.0), 0.4, n) + np.where(cold, 400.0, 0.0)
     lag = rng.exponential(1.0, n)
@@ -205,17 +206,26 @@ def _ours_disk(run_dir: Path) -> dict:
     return _ours(prepare(frame))
 
 
-def compact_as_a_run(run_dir: Path) -> tuple[float, int]:
-    """The columnar copy a run leaves (not timed as the report's): its cache dropped, then segments of the
-    compactor's MIN_BYTES each (a run's compactor cuts one per MIN_BYTES of new rows) up to the last
-    MIN_BYTES of each file, which the report parses. Its seconds (one thread: CPU spent while the run went)."""
-    from analysis.compactor import MIN_BYTES, extend
+def compact_as_a_run(run_dir: Path, span_s: float) -> tuple[float, int]:
+    """The columnar copy a run leaves (not timed as the report's): its cache dropped, then each file cut as a run's
+    compactor cuts it when the file grows steadily over `span_s`: a piece every MAX_AGE_S of the run's rows (or
+    of MIN_BYTES, if fewer bytes), each joining the last segment while that holds less than MIN_BYTES, up to the
+    last piece, which the report parses. Its seconds (one thread: CPU spent while the run went) and segments."""
+    from analysis import colcache
+    from analysis.compactor import MAX_AGE_S, MIN_BYTES, extend
+    from analysis.fastread import header_of
 
     shutil.rmtree(run_dir / "cache", ignore_errors=True)
-    started, segments = time.perf_counter(), 0
+    started = time.perf_counter()
     for path in sorted((run_dir / "records").glob("*.csv")):
-        while extend(path, MIN_BYTES, MIN_BYTES):
-            segments += 1
+        size = path.stat().st_size
+        piece = max(1, min(int(size * MAX_AGE_S / span_s), MIN_BYTES))
+        header, header_end = header_of(path)
+        end = header_end
+        while size - end > piece and extend(path, 1, piece, grow_below=MIN_BYTES):
+            with path.open("rb") as handle:
+                end = colcache.chain(handle, path, header, header_end)[-1].end
+    segments = sum(len(colcache.segments(p)) for p in (run_dir / "records").glob("*.csv"))
     return time.perf_counter() - started, segments
 
 
@@ -239,7 +249,8 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
     if mode == "peer-polars-memory":  # its input is a polars frame, built before the clock starts as the others'
         frame = polars_frame(frame)
-    compact = compact_as_a_run(run_dir) if mode == "ours-run" and run_dir is not None else None
+    span_s = n / (RATE_PER_TARGET_RPS * targets)
+    compact = compact_as_a_run(run_dir, span_s) if mode == "ours-run" and run_dir is not None else None
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()

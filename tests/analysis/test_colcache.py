@@ -256,9 +256,43 @@ def test_a_compactor_beside_a_writer_leaves_segments_that_read_as_the_csv(tmp_pa
             compactor.run_once()
     assert len(colcache.segments(path)) >= 2 and compactor.segments_written >= 2
     with path.open("rb") as handle:
-        compacted = colcache.chain_end(handle, path, list(FIELD_NAMES), _header_end(path))
+        compacted = colcache.chain(handle, path, list(FIELD_NAMES), _header_end(path))[-1].end
     frame = load_frame([path])
     assert parsed[-1:] == ([path.stat().st_size - compacted] if compacted < path.stat().st_size else [])
+    _same_as_csv(path, frame)
+
+
+def _spans(path) -> list[tuple[int, int]]:
+    return [(int(_meta(w)["start"]), int(_meta(w)["end"])) for _, w in sorted(colcache.segments(path).items())]
+
+
+def test_rows_that_waited_max_age_join_the_last_small_segment(tmp_path, parsed):
+    run = write_run(tmp_path, mixed_records(100))
+    path = run.record_files()[0]
+    compactor = Compactor(run.records_dir, min_bytes=1 << 20, max_age_s=30.0)  # its rounds called by hand
+    assert [compactor.run_once(now_s=t) for t in (0.0, 29.0)] == [0, 0]  # below min_bytes, not yet due
+    assert compactor.run_once(now_s=30.0) == 1 and _spans(path) == [(_header_end(path), path.stat().st_size)]
+    first_end = path.stat().st_size
+    with RecordWriter(path) as writer:
+        writer.write_all([rec(500 + i, "faas", 30.0) for i in range(50)])
+    assert compactor.run_once(now_s=59.0) == 0  # 29 s since the last cut
+    assert compactor.run_once(now_s=60.0) == 1  # due: the new rows join the small segment, rewritten
+    assert _spans(path) == [(_header_end(path), path.stat().st_size)] and path.stat().st_size > first_end
+    frame = load_frame([path])
+    assert parsed == [] and len(frame) == 150
+    _same_as_csv(path, frame)
+
+
+def test_a_segment_of_grow_below_bytes_or_more_is_kept_and_the_rows_start_a_new_one(tmp_path, parsed):
+    path = write_run(tmp_path, mixed_records(100)).record_files()[0]
+    assert extend(path, min_bytes=1, grow_below=10)  # the first segment: nothing to grow
+    first = _spans(path)
+    with RecordWriter(path) as writer:
+        writer.write_all([rec(500 + i, "faas", 30.0) for i in range(20)])
+    assert extend(path, min_bytes=1, grow_below=first[0][1] - first[0][0])  # as big as grow_below: kept
+    assert _spans(path) == [first[0], (first[0][1], path.stat().st_size)]
+    frame = load_frame([path])
+    assert parsed == [] and len(frame) == 120
     _same_as_csv(path, frame)
 
 
