@@ -223,9 +223,14 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
     """Rate, penalty (cold vs warm latency), init ms, rate vs concurrency and keep-alive curve of a group,
     and the group with its cold starts resolved (inferred ones filled in)."""
     resolved, source = resolve_cold_starts(group)
+    return cold_start_figures(resolved, source), resolved
+
+
+def cold_start_figures(resolved: pd.DataFrame, source: str) -> dict[str, Any]:
+    """`cold_start_summary`'s figures of a group whose cold starts are resolved (`resolve_cold_starts`)."""
     known = resolved["cold_known"].to_numpy(dtype=bool)
     if not known.any():
-        return {"source": source, "known": 0, "cold": 0, "rate": None}, resolved
+        return {"source": source, "known": 0, "cold": 0, "rate": None}
     cold = resolved["cold_bool"].to_numpy(dtype=bool) & known
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
     latency = resolved["latency_ms"].to_numpy(dtype=float)
@@ -237,7 +242,7 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
     low, high = _rate_ci(n_cold, n_known)
     sends = _send_times(resolved)  # one sort of the send and of the completion times for both
     gaps = idle_gap_s(resolved, sends)
-    summary = {
+    return {
         "source": source,
         "known": n_known,
         "cold": n_cold,
@@ -256,4 +261,3 @@ def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFram
             "cold": int((cold & np.isnan(gaps)).sum()),
         },
     }
-    return summary, resolved

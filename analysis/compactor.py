@@ -72,7 +72,9 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, g
         if links and links[-1].end - links[-1].start < grow_below:
             held = colcache.segment_table(links[-1], header)
             if held is not None:  # (else: a damaged segment; the new rows start a segment of their own)
-                table, first = pa.concat_tables([held, table]), links[-1].start
+                # one batch per BATCH_ROWS, not one per piece: a reader converts few large chunks fast
+                table = pa.concat_tables([held, table]).unify_dictionaries().combine_chunks()
+                first = links[-1].start
         return colcache.write_segment(handle, path, table, first, start + cut)
 
 

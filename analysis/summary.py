@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.coldstart import cold_start_summary
+from analysis.coldstart import cold_start_figures, resolve_cold_starts
 from analysis.cost import breakeven_table, group_cost
 from analysis.frame import prepare
 from analysis.groups import split_groups
@@ -28,7 +27,7 @@ from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
 from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_frames, window_records
 
 INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
-ANALYSIS_THREADS = 2  # groups analysed at once (bounded by the CPU count); 1: one after the other
+ANALYSIS_THREADS = 2  # threads each group is analysed in (bounded by the CPU count); 1: the caller's alone
 IDENTITY_FIELDS = ("model_name", "weights", "runtime")  # what defines a group besides its keys (runtime if recorded)
 
 
@@ -160,16 +159,29 @@ def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFr
     }
 
 
-def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions) -> dict[str, Any]:
-    """Everything about one group; `group` must come from `frame.prepare`.
+def _start(pool: Executor | None, fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` beside the caller in `pool`, or now when there is none."""
+    if pool is not None:
+        return pool.submit(fn, *args)
+    done: Future = Future()
+    done.set_result(fn(*args))
+    return done
+
+
+def analyse_group(
+    group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
+) -> dict[str, Any]:
+    """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts and
+    windows are computed there, beside the rest (numpy releases the GIL in sorts, searches and gathers).
 
     Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
     """
     judged, interrupted = split_interrupted(group)
-    cold, resolved = cold_start_summary(judged)
-    ok = resolved["ok_bool"].to_numpy(dtype=bool)
+    resolved, source = resolve_cold_starts(judged)
+    cold = _start(pool, cold_start_figures, resolved, source)
     latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
-    windows = _windows(resolved, options, latencies)
+    windows_later = _start(pool, _windows, resolved, options, latencies)
+    ok = resolved["ok_bool"].to_numpy(dtype=bool)
     rates = options.configured_rps
     configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
     out: dict[str, Any] = {
@@ -187,20 +199,22 @@ def analyse_group(group: pd.DataFrame, keys: dict[str, str], options: AnalysisOp
         "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
         "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
         "duration_ms": latency_stats(_values(resolved, "duration_ms")),
-        "cold_starts": cold,
+        "cold_starts": None,  # (its place among the keys: set below)
         "instances": _distinct(resolved["instance_id"]),
         "memory_mb": sorted({int(m) for m in resolved["memory_mb"].dropna().unique()}),
         "models": _models(resolved),
         "identity": _identity(group),
-        "windows": {size: window_records(frame) for size, frame in windows.items()},
     }
-    if options.sla is not None:
-        prefix = "service" if options.sla.latency_from == "actual" else "latency"
-        out["sla"] = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
     if options.pricing is not None:
         out["cost"] = group_cost(resolved, keys["target"], keys["operation"], options.pricing)
         if out["cost"]["kind"] == "function":
             out["breakeven"] = breakeven_table(resolved, options.pricing, out["cost"]["gb_s"])
+    windows = windows_later.result()
+    out["windows"] = {size: window_records(frame) for size, frame in windows.items()}
+    if options.sla is not None:
+        prefix = "service" if options.sla.latency_from == "actual" else "latency"
+        out["sla"] = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
+    out["cold_starts"] = cold.result()
     return out
 
 
@@ -214,7 +228,8 @@ def iter_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFr
 
 
 def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepared: bool = False) -> list[dict]:
-    """One summary per group (see module doc)."""
+    """One summary per group (see module doc): the groups one after the other (one group's work in memory at a
+    time), each spread over ANALYSIS_THREADS threads (bounded by the CPU count; 1: the caller's alone)."""
     options = options or AnalysisOptions()
     if frame.empty:
         return []
@@ -222,15 +237,8 @@ def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepare
     workers = min(ANALYSIS_THREADS, os.cpu_count() or 1)
     if workers <= 1:
         return [analyse_group(group, keys, options) for keys, group in iter_groups(data)]
-    # numpy sorts and gathers release the GIL: groups analysed side by side, at most `workers` alive at once
-    out, pending = [], deque()
     with ThreadPoolExecutor(workers) as pool:
-        for keys, group in iter_groups(data):
-            pending.append(pool.submit(analyse_group, group, keys, options))
-            if len(pending) >= workers:
-                out.append(pending.popleft().result())
-        out.extend(future.result() for future in pending)
-    return out
+        return [analyse_group(group, keys, options, pool) for keys, group in iter_groups(data)]
 
 
 def summarize(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -33,8 +33,9 @@ Windows are floor((intended send - the target's first intended send) / window_s)
   temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
   `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir), a
   second one (`ours-cached`: from that copy) and a read after a run (`ours-run`: the copy a run's compactor
-  leaves, segments of 16 MiB up to each file's last 16 MiB, which is parsed; the compaction is not timed with
-  the report, its seconds (one thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
+  leaves when the records came at the synthetic rate: each file cut every 30 s of its rows, the pieces joining a
+  segment until it holds 16 MiB, up to the last piece, which is parsed; the compaction is not timed with the
+  report, its seconds (one thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
   of only the columns each needs (target as category; the full peer also error_kind as category, ok/cold_start
   as boolean), then the same work as in memory (no cache: their every read is a first one). read_csv's C
   engine, measured here against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the
@@ -342,9 +343,12 @@ def measure_size(n: int, targets: int, layout: str) -> None:
               f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
     print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in {len(files)} files, layout {layout})")
     compact_s, segments = rows["ours-run"]["compact"]
+    core_pct = compact_s / (n / (RATE_PER_TARGET_RPS * targets)) * 100  # of one core, over the run's span
     print(f"{'':>10} (ours-run: the copy a run leaves, {segments} segments, took {compact_s:.1f} s of one thread while "
-          f"the run went: {compact_s / n * 1e6:.2f} us a record)")  # fmt: skip
+          f"the run went: {compact_s / n * 1e6:.2f} us a record, {core_pct:.2f}% of one core over the run's "
+          f"{n / (RATE_PER_TARGET_RPS * targets):,.0f} s at {RATE_PER_TARGET_RPS * targets:g} records/s)")  # fmt: skip
     figure(f"analysis_{n / 1e6:g}m_compaction_us_per_record", compact_s / n * 1e6, "us")
+    figure(f"analysis_{n / 1e6:g}m_compaction_core_pct", core_pct, "%")
     for variant, ours, kind, name_part in VARIANTS:
         peers = {name: rows[f"peer-{name}-{kind}"] for name in PEERS}
         print("\n".join(_verdicts(n, variant, rows[ours], peers)))
