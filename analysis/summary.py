@@ -172,7 +172,8 @@ def analyse_group(
     group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
 ) -> dict[str, Any]:
     """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts and
-    windows are computed there, beside the rest (numpy releases the GIL in sorts, searches and gathers).
+    windows are computed there while this thread does the rest (numpy lets go of the GIL in sorts, searches and
+    gathers).
 
     Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
     """
@@ -229,7 +230,8 @@ def iter_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFr
 
 def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepared: bool = False) -> list[dict]:
     """One summary per group (see module doc): the groups one after the other (one group's work in memory at a
-    time), each spread over ANALYSIS_THREADS threads (bounded by the CPU count; 1: the caller's alone)."""
+    time), each spread over ANALYSIS_THREADS threads: the caller's and a pool of the others (bounded by the CPU
+    count; 1: the caller's alone)."""
     options = options or AnalysisOptions()
     if frame.empty:
         return []
@@ -237,7 +239,7 @@ def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepare
     workers = min(ANALYSIS_THREADS, os.cpu_count() or 1)
     if workers <= 1:
         return [analyse_group(group, keys, options) for keys, group in iter_groups(data)]
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(workers - 1) as pool:
         return [analyse_group(group, keys, options, pool) for keys, group in iter_groups(data)]
 
 

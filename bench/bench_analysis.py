@@ -226,8 +226,12 @@ def compact_as_a_run(run_dir: Path, span_s: float) -> tuple[float, int]:
         while size - end > piece and extend(path, 1, piece, grow_below=MIN_BYTES):
             with path.open("rb") as handle:
                 end = colcache.chain(handle, path, header, header_end)[-1].end
-    segments = sum(len(colcache.segments(p)) for p in (run_dir / "records").glob("*.csv"))
-    return time.perf_counter() - started, segments
+    seconds = time.perf_counter() - started
+    # a run's segments were written over its hours and long since flushed to disk: so are these (the rewrites of
+    # its slowly growing last segments write ~10x the copy's bytes), not left to the kernel's writeback while the
+    # report is timed
+    os.sync()
+    return seconds, sum(len(colcache.segments(p)) for p in (run_dir / "records").glob("*.csv"))
 
 
 def _imports(mode: str) -> None:
