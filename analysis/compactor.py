@@ -6,9 +6,10 @@ waited `max_age_s`, parses them into the cache (analysis.colcache): at most `max
 its own at a lower priority (nice +10), so the load generators, which live in other processes, keep the CPU
 they need. Rows cut by age join the chain's last segment while it holds less than `min_bytes` (it is rewritten
 with them), so a file keeps about one segment per `min_bytes`, and a report parses at most the last
-`max_age_s` (and a round) of each file, whatever the rate. It only reads
-the CSV files; a file that does not parse clean there is left to the report (which reads it the exact way).
-A round is bounded (files x max_bytes); the thread ends with the `with` block, after its current round.
+`max_age_s` (and a round) of each file, whatever the rate; a slowly growing file costs at most one `min_bytes`
+segment rewritten per `max_age_s`. It only reads the CSV files; a file that does not parse clean there is left
+to the report (which reads it the exact way). A round is bounded (files x max_bytes); the thread ends with the
+`with` block, after its current round.
 """
 
 from __future__ import annotations

@@ -159,6 +159,16 @@ def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFr
     }
 
 
+def _cost(group: pd.DataFrame, keys: dict[str, str], pricing: Pricing | None) -> dict[str, Any]:
+    """The group's modelled cost and, for a function, its break-even table (nothing without a price list)."""
+    if pricing is None:
+        return {}
+    cost = group_cost(group, keys["target"], keys["operation"], pricing)
+    if cost["kind"] != "function":
+        return {"cost": cost}
+    return {"cost": cost, "breakeven": breakeven_table(group, pricing, cost["gb_s"])}
+
+
 def _start(pool: Executor | None, fn: Callable[..., Any], *args: Any) -> Future:
     """`fn(*args)` beside the caller in `pool`, or now when there is none."""
     if pool is not None:
@@ -172,7 +182,7 @@ def analyse_group(
     group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
 ) -> dict[str, Any]:
     """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts and
-    windows are computed there while this thread does the rest (numpy lets go of the GIL in sorts, searches and
+    cost are computed there while this thread does the rest (numpy lets go of the GIL in sorts, searches and
     gathers).
 
     Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
@@ -180,8 +190,9 @@ def analyse_group(
     judged, interrupted = split_interrupted(group)
     resolved, source = resolve_cold_starts(judged)
     cold = _start(pool, cold_start_figures, resolved, source)
+    cost = _start(pool, _cost, resolved, keys, options.pricing)
     latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
-    windows_later = _start(pool, _windows, resolved, options, latencies)
+    windows = _windows(resolved, options, latencies)
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
     rates = options.configured_rps
     configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
@@ -206,15 +217,11 @@ def analyse_group(
         "models": _models(resolved),
         "identity": _identity(group),
     }
-    if options.pricing is not None:
-        out["cost"] = group_cost(resolved, keys["target"], keys["operation"], options.pricing)
-        if out["cost"]["kind"] == "function":
-            out["breakeven"] = breakeven_table(resolved, options.pricing, out["cost"]["gb_s"])
-    windows = windows_later.result()
     out["windows"] = {size: window_records(frame) for size, frame in windows.items()}
     if options.sla is not None:
         prefix = "service" if options.sla.latency_from == "actual" else "latency"
         out["sla"] = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
+    out.update(cost.result())
     out["cold_starts"] = cold.result()
     return out
 
