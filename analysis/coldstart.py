@@ -219,15 +219,9 @@ def binned_rate(values: np.ndarray, cold: np.ndarray, edges: Iterable[float], la
     ]
 
 
-def cold_start_summary(group: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Rate, penalty (cold vs warm latency), init ms, rate vs concurrency and keep-alive curve of a group,
-    and the group with its cold starts resolved (inferred ones filled in)."""
-    resolved, source = resolve_cold_starts(group)
-    return cold_start_figures(resolved, source), resolved
-
-
 def cold_start_figures(resolved: pd.DataFrame, source: str) -> dict[str, Any]:
-    """`cold_start_summary`'s figures of a group whose cold starts are resolved (`resolve_cold_starts`)."""
+    """Rate, penalty (cold vs warm latency), init ms, rate vs concurrency and keep-alive curve of a group whose
+    cold starts are resolved (`resolve_cold_starts`: inferred ones filled in, and the source it names)."""
     known = resolved["cold_known"].to_numpy(dtype=bool)
     if not known.any():
         return {"source": source, "known": 0, "cold": 0, "rate": None}

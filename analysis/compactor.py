@@ -43,32 +43,32 @@ def whole_rows(chunk: bytes) -> int:
     return newline + 1
 
 
-def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, grow_below: int = 0) -> bool:
+def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, grow_below: int = 0) -> int | None:
     """Add to `path`'s cache the whole rows past its chain if there are `min_bytes` of them (at most `max_bytes`);
-    whether it did. When the chain's last segment holds fewer than `grow_below` bytes of the CSV (and every
-    column), it is replaced by one holding its rows and the new ones, so a chain extended often by a little
-    keeps at most one small segment, at its end. Parsed in the calling thread (pyarrow's own threads left
-    out: the compactor's thread is the one at low priority)."""
+    the CSV offset its chain now ends at, or None when nothing was added. When the chain's last segment holds
+    fewer than `grow_below` bytes of the CSV (and every column), it is replaced by one holding its rows and the
+    new ones, so a chain extended often by a little keeps at most one small segment, at its end. Parsed in the
+    calling thread (pyarrow's own threads left out: the compactor's thread is the one at low priority)."""
     import pyarrow as pa
 
     found = header_of(path, final_newline=False)
     if found is None:
-        return False
+        return None
     header, header_end = found
     with path.open("rb") as handle:  # the chain's check, the rows and the new segment's check from one open file
         links = colcache.chain(handle, path, header, header_end)
         start = links[-1].end if links else header_end
         if os.fstat(handle.fileno()).st_size - start < min_bytes:
-            return False
+            return None
         handle.seek(start)
         chunk = handle.read(max_bytes)
         cut = whole_rows(chunk)
         if cut == 0:
-            return False
+            return None
         rows = memoryview(chunk)[:cut]
         table = parse_rows(lambda: pa.BufferReader(rows), header, None, threads=False)
         if table is None:
-            return False
+            return None
         first = start
         if links and links[-1].end - links[-1].start < grow_below:
             held = colcache.segment_table(links[-1], header)
@@ -76,7 +76,7 @@ def extend(path: Path, min_bytes: int = MIN_BYTES, max_bytes: int = MAX_BYTES, g
                 # one batch per BATCH_ROWS, not one per piece: a reader converts few large chunks fast
                 table = pa.concat_tables([held, table]).unify_dictionaries().combine_chunks()
                 first = links[-1].start
-        return colcache.write_segment(handle, path, table, first, start + cut)
+        return start + cut if colcache.write_segment(handle, path, table, first, start + cut) else None
 
 
 class Compactor:
@@ -101,7 +101,7 @@ class Compactor:
                 break
             due = now_s - self._last_cut_s.setdefault(path, now_s) >= self.max_age_s
             with contextlib.suppress(OSError):  # a file gone or unreadable now: the report will say
-                if extend(path, 1 if due else self.min_bytes, self.max_bytes, grow_below=self.min_bytes):
+                if extend(path, 1 if due else self.min_bytes, self.max_bytes, grow_below=self.min_bytes) is not None:
                     self._last_cut_s[path] = now_s
                     written += 1
         self.segments_written += written

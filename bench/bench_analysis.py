@@ -127,7 +127,7 @@ def synthetic_frame(n: int, targets: int, seed: int = 1, layout: str = "producer
     target_code = rng.integers(0, targets, n)
     names = np.array([f"{'local-faas' if i % 2 == 0 else 'local-server'}-{i}" for i in range(targets)])
     t0 = 1_795_000_000.0
-    intended = t0 + np.sort(rng.uniform(0, n / (RATE_PER_TARGET_RPS * targets), n))
+    intended = t0 + np.sort(rng.uniform(0, run_span_s(n, targets), n))
     cold = rng.random(n) < 0.01
     latency = rng.lognormal(np.log(20.0), 0.4, n) + np.where(cold, 400.0, 0.0)
     lag = rng.exponential(1.0, n)
@@ -207,6 +207,11 @@ def _ours_disk(run_dir: Path) -> dict:
     return _ours(prepare(frame))
 
 
+def run_span_s(n: int, targets: int) -> float:
+    """How long the synthetic run of n records over `targets` lasted (they come at RATE_PER_TARGET_RPS each)."""
+    return n / (RATE_PER_TARGET_RPS * targets)
+
+
 def compact_as_a_run(run_dir: Path, span_s: float) -> tuple[float, int]:
     """The columnar copy a run leaves (not timed as the report's): its cache dropped, then each file cut as a run's
     compactor cuts it when the file grows steadily over `span_s`: a piece every MAX_AGE_S of the run's rows (or
@@ -221,11 +226,12 @@ def compact_as_a_run(run_dir: Path, span_s: float) -> tuple[float, int]:
     for path in sorted((run_dir / "records").glob("*.csv")):
         size = path.stat().st_size
         piece = max(1, min(int(size * MAX_AGE_S / span_s), MIN_BYTES))
-        header, header_end = header_of(path)
-        end = header_end
-        while size - end > piece and extend(path, 1, piece, grow_below=MIN_BYTES):
-            with path.open("rb") as handle:
-                end = colcache.chain(handle, path, header, header_end)[-1].end
+        end = header_of(path)[1]
+        while size - end > piece:
+            reached = extend(path, 1, piece, grow_below=MIN_BYTES)
+            if reached is None:
+                break
+            end = reached
     seconds = time.perf_counter() - started
     # a run's segments were written over its hours and long since flushed to disk: so are these (the rewrites of
     # its slowly growing last segments write ~10x the copy's bytes), not left to the kernel's writeback while the
@@ -254,8 +260,7 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
     if mode == "peer-polars-memory":  # its input is a polars frame, built before the clock starts as the others'
         frame = polars_frame(frame)
-    span_s = n / (RATE_PER_TARGET_RPS * targets)
-    compact = compact_as_a_run(run_dir, span_s) if mode == "ours-run" and run_dir is not None else None
+    compact = compact_as_a_run(run_dir, run_span_s(n, targets)) if mode == "ours-run" and run_dir is not None else None
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()
@@ -347,10 +352,11 @@ def measure_size(n: int, targets: int, layout: str) -> None:
               f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
     print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in {len(files)} files, layout {layout})")
     compact_s, segments = rows["ours-run"]["compact"]
-    core_pct = compact_s / (n / (RATE_PER_TARGET_RPS * targets)) * 100  # of one core, over the run's span
+    span_s = run_span_s(n, targets)
+    core_pct = compact_s / span_s * 100  # of one core, over the run's span
     print(f"{'':>10} (ours-run: the copy a run leaves, {segments} segments, took {compact_s:.1f} s of one thread while "
           f"the run went: {compact_s / n * 1e6:.2f} us a record, {core_pct:.2f}% of one core over the run's "
-          f"{n / (RATE_PER_TARGET_RPS * targets):,.0f} s at {RATE_PER_TARGET_RPS * targets:g} records/s)")  # fmt: skip
+          f"{span_s:,.0f} s at {n / span_s:g} records/s)")  # fmt: skip
     figure(f"analysis_{n / 1e6:g}m_compaction_us_per_record", compact_s / n * 1e6, "us")
     figure(f"analysis_{n / 1e6:g}m_compaction_core_pct", core_pct, "%")
     for variant, ours, kind, name_part in VARIANTS:

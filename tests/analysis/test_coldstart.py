@@ -6,7 +6,7 @@ from analysis_helpers import faas_records, platform_log_line, rec, write_run
 
 from analysis.coldstart import (
     attach_report_lines,
-    cold_start_summary,
+    cold_start_figures,
     idle_gap_s,
     in_flight_at_send,
     report_frame,
@@ -28,7 +28,7 @@ def test_cold_starts_from_platform_report_lines_joined_by_request_id(tmp_path):
     assert files == [log] and len(reports) == 60
     frame, info = attach_report_lines(prepare(load_frame(run.record_files())), report_frame(reports))
     assert info["matched"] == 60
-    summary, _ = cold_start_summary(frame)
+    summary = cold_start_figures(*resolve_cold_starts(frame))
     assert summary["source"] == "REPORT lines" and (summary["cold"], summary["known"]) == (3, 60)
     assert summary["init_ms"]["p50"] == 250.0
     assert frame["billed_ms"].tolist() == [float(np.ceil(r.duration_ms)) for r in records]
@@ -102,7 +102,7 @@ def test_keepalive_curve_shows_cold_after_long_idle_gaps():
                                cold_start=cold))  # fmt: skip
             t += 2.0
         t += 700.0
-    summary, _ = cold_start_summary(prepare(pd.DataFrame([vars_of(r) for r in records])))
+    summary = cold_start_figures(*resolve_cold_starts(prepare(pd.DataFrame([vars_of(r) for r in records]))))
     bins = {(r["gap_s_from"], r["gap_s_to"]): (r["requests"], r["cold"]) for r in summary["keepalive"]}
     assert bins[(1.0, 3.0)] == (36, 0) and bins[(600.0, 1800.0)] == (3, 3)
     assert summary["no_previous_completion"] == {"requests": 1, "cold": 1}
