@@ -101,6 +101,14 @@ def latency_stats_with_ci(
     return stats
 
 
+def sorted_median(values: np.ndarray) -> float:
+    """`np.median` of NaN-free values, bit for bit (the middle value, or the mean of the two middle ones), from a
+    sort: numpy's vectorised sort takes about half the time of the partition `np.median` does."""
+    ordered = np.sort(values)
+    middle = ordered.size // 2
+    return float(ordered[middle] if ordered.size % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+
+
 def lerp_like_numpy(low: np.ndarray, high: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """numpy's own linear interpolation (`_lerp`): bit for bit what `np.percentile` returns."""
     diff = high - low

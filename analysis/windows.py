@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.latency import PERCENTILES, code_counts, grouped_percentiles, in_order, percentile_key
+from analysis.latency import PERCENTILES, code_counts, grouped_percentiles, in_order, percentile_key, sorted_median
 
 DEFAULT_WINDOWS_S: tuple[float, ...] = (10.0, 60.0)
 LATENCY_COLUMNS = {"latency": "latency_ms", "service": "service_latency_ms"}  # table prefix -> record column
@@ -90,7 +90,7 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
     sent = t_s[~np.isnan(t_s)]
     if not in_order(sent):
         sent = np.sort(sent)
-    step_s = float(np.median(np.diff(sent))) if sent.size > 1 else None
+    step_s = sorted_median(np.diff(sent)) if sent.size > 1 else None
     completion = group["completion_unix_s"].to_numpy(dtype=float)
     ok = group["ok_bool"].to_numpy(dtype=bool)
     cold_known = group["cold_known"].to_numpy(dtype=bool)

@@ -34,8 +34,9 @@ Windows are floor((intended send - the target's first intended send) / window_s)
   `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir), a
   second one (`ours-cached`: from that copy) and a read after a run (`ours-run`: the copy a run's compactor
   leaves when the records came at the synthetic rate: each file cut every 30 s of its rows, the pieces joining a
-  segment until it holds 16 MiB, up to the last piece, which is parsed; the compaction is not timed with the
-  report, its seconds (one thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
+  segment until it holds 16 MiB, up to the last piece, which is parsed; the compaction runs in a process of its
+  own before, as a run's compactor runs in the runner's process, not timed with the report: its seconds (one
+  thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
   of only the columns each needs (target as category; the full peer also error_kind as category, ok/cold_start
   as boolean), then the same work as in memory (no cache: their every read is a first one). read_csv's C
   engine, measured here against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the
@@ -260,7 +261,6 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     frame = synthetic_frame(n, targets, layout=layout) if mode.endswith("memory") else None
     if mode == "peer-polars-memory":  # its input is a polars frame, built before the clock starts as the others'
         frame = polars_frame(frame)
-    compact = compact_as_a_run(run_dir, run_span_s(n, targets)) if mode == "ours-run" and run_dir is not None else None
     before_mb = _rss_mb()  # the process's peak so far (the frame's build, in memory): reset just below
     base_mb = _reset_peak()
     started = time.perf_counter()
@@ -270,8 +270,7 @@ def child(mode: str, n: int, targets: int, run_dir: Path | None, layout: str) ->
     seconds = time.perf_counter() - started
     peak = _rss_mb()
     print(json.dumps({"mode": mode, "n": n, "seconds": seconds, "import_s": import_s, "base_rss_mb": base_mb,
-                      "peak_rss_mb": max(peak, before_mb), "added_mb": peak - base_mb, "p99": p99,
-                      "compact": compact}))  # fmt: skip
+                      "peak_rss_mb": max(peak, before_mb), "added_mb": peak - base_mb, "p99": p99}))  # fmt: skip
 
 
 def run_child(args: list[str]) -> dict:
@@ -344,14 +343,18 @@ def measure_size(n: int, targets: int, layout: str) -> None:
         run_child(["--child", "write", *common])
         files = sorted((root / "records").glob("*.csv"))
         size_mb = sum(p.stat().st_size for p in files) / 2**20
-        rows = {m: run_child(["--child", m, *common]) for m in MODES}
+        rows = {}
+        for mode in MODES:
+            if mode == "ours-run":  # a run's compactor works in the runner's process, not in the report's
+                compaction = run_child(["--child", "compact", *common])["compact"]
+            rows[mode] = run_child(["--child", mode, *common])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for row in rows.values():
         print(f"{n:>10,} {row['mode']:>18} {row['seconds']:>8.2f} {row['import_s']:>8.2f} {n / row['seconds']:>11,.0f} "
               f"{row['peak_rss_mb']:>9,.0f} {row['added_mb']:>9,.0f}")  # fmt: skip
     print(f"{'':>10} (CSV on disk: {size_mb:,.0f} MB in {len(files)} files, layout {layout})")
-    compact_s, segments = rows["ours-run"]["compact"]
+    compact_s, segments = compaction
     span_s = run_span_s(n, targets)
     core_pct = compact_s / span_s * 100  # of one core, over the run's span
     print(f"{'':>10} (ours-run: the copy a run leaves, {segments} segments, took {compact_s:.1f} s of one thread while "
@@ -372,7 +375,7 @@ def main() -> None:
     parser.add_argument("--layout", choices=LAYOUTS, default="producer",
                         help="row order: producer (each target's rows together, as a run writes them; default) or "
                         "interleaved (targets mixed row by row: our worst case)")  # fmt: skip
-    parser.add_argument("--child", choices=(*MODES, "write"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*MODES, "write", "compact"), help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
@@ -380,6 +383,9 @@ def main() -> None:
         write_records(
             synthetic_frame(sizes[0], args.targets, layout=args.layout), args.run_dir / "records", args.layout
         )
+        return
+    if args.child == "compact":
+        print(json.dumps({"compact": compact_as_a_run(args.run_dir, run_span_s(sizes[0], args.targets))}))
         return
     if args.child:
         child(args.child, sizes[0], args.targets, args.run_dir, args.layout)

@@ -292,3 +292,16 @@ def test_grouped_percentiles_without_the_mean_give_the_same_figures():
     assert "mean" in full and "mean" not in lean
     for key, column in lean.items():
         np.testing.assert_array_equal(column, full[key])
+
+
+def test_a_raw_frame_is_analysed_from_views_of_the_columns_it_reads():
+    from analysis import summary
+
+    raw = pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records()])
+    assert {"status_code", "object_key", "worker"} <= set(raw.columns) - summary.READ_COLUMNS  # never read
+    read = summary._read_columns(raw)
+    assert list(read.columns) == [name for name in raw.columns if name in summary.READ_COLUMNS]
+    for name in ("latency_ms", "completion_unix_s", "intended_send_unix_s"):  # views, not copies
+        assert np.shares_memory(read[name].to_numpy(), raw[name].to_numpy())
+    whole = json.dumps(analyse(prepare(raw), prepared=True), default=str, sort_keys=True)
+    assert json.dumps(analyse(raw), default=str, sort_keys=True) == whole

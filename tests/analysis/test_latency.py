@@ -10,6 +10,7 @@ from analysis.latency import (
     min_samples_for_upper_bound,
     quantile_ci,
     quantile_ci_ranks,
+    sorted_median,
 )
 from analysis.windows import plot_window_s
 
@@ -81,3 +82,10 @@ def test_small_sample_has_no_upper_bound_and_says_how_many_are_needed():
 
 def test_plot_window_is_round_and_gives_a_readable_count():
     assert plot_window_s(10) == 1.0 and plot_window_s(600) == 30.0 and plot_window_s(1e9) == 3600.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), min_size=1, max_size=60))
+def test_sorted_median_is_numpys_median_bit_for_bit(values):
+    array = np.array(values)
+    assert sorted_median(array) == np.median(array)  # odd and even sizes, ties, signs

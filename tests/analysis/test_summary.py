@@ -51,3 +51,14 @@ def test_models_and_window_rows_are_plain_python_whatever_the_text_encoding():
     rows = window_records(pd.DataFrame({"window": np.arange(3), "p99": [1.5, np.nan, 2.0]}))
     assert rows == [{"window": 0, "p99": 1.5}, {"window": 1, "p99": None}, {"window": 2, "p99": 2.0}]
     assert all(type(row["window"]) is int for row in rows)
+
+
+def test_memory_sizes_are_the_distinct_recorded_sizes_sorted():
+    import pandas as pd
+
+    from analysis.summary import _memory_sizes
+
+    assert _memory_sizes(pd.Series([1024.0] * 5 + [np.nan])) == [1024]  # one size (the usual): one comparison
+    assert _memory_sizes(pd.Series([2048.0, np.nan, 512.0, 2048.0, 1024.0])) == [512, 1024, 2048]
+    assert _memory_sizes(pd.Series([np.nan, np.nan])) == []
+    assert _memory_sizes(pd.Series([], dtype=float)) == []
