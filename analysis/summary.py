@@ -187,51 +187,81 @@ def _start(pool: Executor | None, fn: Callable[..., Any], *args: Any) -> Future:
     return done
 
 
+def _finish(future: Future, fn: Callable[..., Any], *args: Any) -> Any:
+    """`future`'s result (`fn(*args)` sent to a pool by `_start`), computed by this thread instead when the pool
+    has not begun it yet: neither thread idles while the other has work queued."""
+    return fn(*args) if future.cancel() else future.result()
+
+
+def _facts(resolved: pd.DataFrame, group: pd.DataFrame, configured: float | None) -> dict[str, Any]:
+    """The group's figures that need no sort of its latencies: errors, throughput, send lag / inference /
+    duration stats, instances, memory sizes, models and identity."""
+    ok = resolved["ok_bool"].to_numpy(dtype=bool)
+    return {
+        "errors": _errors(resolved),
+        "throughput": throughput(resolved, configured),
+        "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
+        "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
+        "duration_ms": latency_stats(_values(resolved, "duration_ms")),
+        "instances": _distinct(resolved["instance_id"]),
+        "memory_mb": _memory_sizes(resolved["memory_mb"]),
+        "models": _models(resolved),
+        "identity": _identity(group),
+    }
+
+
+def _configured_rps(options: AnalysisOptions, keys: dict[str, str]) -> float | None:
+    rates = options.configured_rps
+    return rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
+
+
 def analyse_group(
     group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
 ) -> dict[str, Any]:
-    """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts and
-    cost are computed there while this thread does the rest (numpy lets go of the GIL in sorts, searches and
-    gathers).
+    """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts, the
+    figures that need no latency sort (`_facts`) and its cost are queued there while this thread sorts the
+    latencies and does the windows, CIs and SLA, then takes back what the pool has not begun (numpy lets go of
+    the GIL in sorts, searches and gathers: the two threads overlap there).
 
     Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
     """
     judged, interrupted = split_interrupted(group)
     resolved, source = resolve_cold_starts(judged)
+    configured = _configured_rps(options, keys)
     cold = _start(pool, cold_start_figures, resolved, source)
+    facts = _start(pool, _facts, resolved, group, configured)
     cost = _start(pool, _cost, resolved, keys, options.pricing)
     latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
     windows = _windows(resolved, options, latencies)
+    stats = {
+        column: latency_stats_with_ci(latencies[prefix][1], options.confidence, presorted=True)
+        for prefix, column in LATENCY_COLUMNS.items()
+    }
+    window_rows = {size: window_records(frame) for size, frame in windows.items()}
+    sla = None
+    if options.sla is not None:
+        prefix = "service" if options.sla.latency_from == "actual" else "latency"
+        sla = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
-    rates = options.configured_rps
-    configured = rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
+    costs = _finish(cost, _cost, resolved, keys, options.pricing)  # the last queued: the likeliest not begun
+    found = _finish(facts, _facts, resolved, group, configured)
     out: dict[str, Any] = {
         **keys,
         "count": len(resolved),
         "interrupted": interrupted,
         "ok": int(ok.sum()),
         "error_rate": float(1 - ok.mean()) if len(resolved) else 0.0,
-        "errors": _errors(resolved),
-        "throughput": throughput(resolved, configured),
-        **{
-            column: latency_stats_with_ci(latencies[prefix][1], options.confidence, presorted=True)
-            for prefix, column in LATENCY_COLUMNS.items()
-        },
-        "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
-        "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
-        "duration_ms": latency_stats(_values(resolved, "duration_ms")),
-        "cold_starts": None,  # (its place among the keys: set below)
-        "instances": _distinct(resolved["instance_id"]),
-        "memory_mb": _memory_sizes(resolved["memory_mb"]),
-        "models": _models(resolved),
-        "identity": _identity(group),
+        "errors": found["errors"],
+        "throughput": found["throughput"],
+        **stats,
+        **{name: found[name] for name in ("send_lag_ms", "inference_ms", "duration_ms")},
+        "cold_starts": cold.result(),
+        **{name: found[name] for name in ("instances", "memory_mb", "models", "identity")},
+        "windows": window_rows,
     }
-    out["windows"] = {size: window_records(frame) for size, frame in windows.items()}
-    if options.sla is not None:
-        prefix = "service" if options.sla.latency_from == "actual" else "latency"
-        out["sla"] = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
-    out.update(cost.result())
-    out["cold_starts"] = cold.result()
+    if sla is not None:
+        out["sla"] = sla
+    out.update(costs)
     return out
 
 

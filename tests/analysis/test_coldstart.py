@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pandas as pd
 from analysis_helpers import faas_records, platform_log_line, rec, write_run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.coldstart import (
     attach_report_lines,
@@ -133,3 +135,19 @@ def test_integer_bins_from_a_table_equal_the_search_of_the_edges():
     with_nan = np.append(in_flight.astype(float), np.nan)  # floats: searched, NaN in no bin
     assert by_table == binned_rate(with_nan, np.append(cold, True), CONCURRENCY_EDGES, "in_flight")
     assert sum(row["requests"] for row in by_table) == in_flight.size
+
+
+_TIMES = st.one_of(st.sampled_from([0.0, 1.0, 1.5, 2.0]), st.floats(min_value=-5.0, max_value=5.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(_TIMES, st.just(np.nan)), max_size=40),
+    st.lists(st.one_of(_TIMES, st.just(np.inf)), max_size=40),
+)
+def test_count_before_by_a_merge_is_the_search_of_the_sorted_completions(sends, completions):
+    from analysis.coldstart import _count_before
+
+    ranked, done = np.sort(np.array(sends, dtype=float)), np.sort(np.array(completions, dtype=float))
+    expected = np.searchsorted(done, ranked, side="left")  # ties: a completion equal to a send is not before it
+    np.testing.assert_array_equal(_count_before(done, ranked), expected)
