@@ -89,3 +89,17 @@ def test_plot_window_is_round_and_gives_a_readable_count():
 def test_sorted_median_is_numpys_median_bit_for_bit(values):
     array = np.array(values)
     assert sorted_median(array) == np.median(array)  # odd and even sizes, ties, signs
+
+
+@pytest.mark.parametrize("n", [1, 5, 59, 60, 300, 2999, 3000, 25_000])
+def test_cis_of_every_tail_percentile_at_once_are_each_ones_own(n):
+    from scipy import stats as sps
+
+    values = np.sort(np.random.default_rng(n).lognormal(3.0, 0.5, n))
+    stats = latency_stats_with_ci(values, presorted=True)
+    for key, q in (("p95", 0.95), ("p99", 0.99), ("p99_9", 0.999)):
+        assert stats["ci"][key] == quantile_ci(values, q, presorted=True)
+        low, high = int(sps.binom.ppf(0.025, n, q)), int(sps.binom.ppf(0.975, n, q)) + 1  # one scalar call each
+        assert quantile_ci_ranks(n, q) == (low, high)
+        assert stats["ci"][key]["low"] == (values[low - 1] if low >= 1 else None)
+        assert stats["ci"][key]["high"] == (values[high - 1] if high <= n else None)
