@@ -13,6 +13,7 @@ smallest n that can conclude a pass at all (zero exceedances): ceil(ln(1 - c) / 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,23 +190,27 @@ WINDOW_COLUMNS = {
 }
 
 
-def window_verdicts(windows: pd.DataFrame, rule: dict[str, float], spec: SlaSpec) -> dict[str, Any]:
-    """Windows violating any bound: which, how many, time in violation, the first one."""
-    if windows.empty:
+def window_verdicts(
+    windows: pd.DataFrame | Mapping[str, np.ndarray], rule: dict[str, float], spec: SlaSpec
+) -> dict[str, Any]:
+    """Windows violating any bound: which, how many, time in violation, the first one. `windows`: a window
+    table (a frame, or `windows.window_columns`' columns)."""
+    count = len(windows["window"]) if "window" in windows else 0
+    if count == 0:
         return {"window_s": spec.window_s, "windows": 0, "violating": []}
     prefix = "service" if spec.latency_from == "actual" else "latency"
-    violating = np.zeros(len(windows), dtype=bool)
+    violating = np.zeros(count, dtype=bool)
     per_bound = {}
     for key, bound in rule.items():
         column = WINDOW_COLUMNS[key].replace("latency", prefix, 1)
-        values = windows[column].to_numpy(dtype=float)
+        values = np.asarray(windows[column], dtype=float)
         bad = np.nan_to_num(values, nan=-np.inf) > bound
         per_bound[key] = int(bad.sum())
         violating |= bad
-    starts = windows["start_s"].to_numpy(dtype=float)
+    starts = np.asarray(windows["start_s"], dtype=float)
     return {
         "window_s": spec.window_s,
-        "windows": len(windows),
+        "windows": count,
         "violating_windows": int(violating.sum()),
         "time_in_violation_s": float(violating.sum() * spec.window_s),
         "first_violation_s": float(starts[violating][0]) if violating.any() else None,

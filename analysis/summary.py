@@ -24,7 +24,7 @@ from analysis.groups import ANALYSIS_COLUMNS, RECORD_COLUMNS, split_groups
 from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci
 from analysis.pricing import Pricing
 from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
-from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_frames, window_records
+from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_columns, window_records
 
 INTERRUPTED = "interrupted"  # cut by the user's stop (Locust Stop, Ctrl-C): neither a success nor the server's error
 ANALYSIS_THREADS = 2  # threads each group is analysed in (bounded by the CPU count); 1: the caller's alone
@@ -148,12 +148,12 @@ def throughput(group: pd.DataFrame, configured_rps: float | None) -> dict[str, A
     return out
 
 
-def _windows(group: pd.DataFrame, options: AnalysisOptions, latencies: dict) -> dict[str, pd.DataFrame]:
+def _windows(group: pd.DataFrame, options: AnalysisOptions, latencies: dict) -> dict[str, dict[str, np.ndarray]]:
     sizes = set(options.windows_s) | ({options.sla.window_s} if options.sla else set())
-    return {f"{w:g}": frame for w, frame in window_frames(group, sorted(sizes), latencies=latencies).items()}
+    return {f"{w:g}": table for w, table in window_columns(group, sorted(sizes), latencies=latencies).items()}
 
 
-def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, pd.DataFrame], spec: SlaSpec,
+def _sla(group: pd.DataFrame, keys: dict[str, str], windows: dict[str, dict[str, np.ndarray]], spec: SlaSpec,
          sorted_ms: np.ndarray) -> dict:  # fmt: skip
     rule = spec.rule_for(keys["target"], keys["operation"])
     checks = [check_bound(group, key, bound, spec, sorted_ms) for key, bound in rule.items()]
@@ -237,7 +237,7 @@ def analyse_group(
         column: latency_stats_with_ci(latencies[prefix][1], options.confidence, presorted=True)
         for prefix, column in LATENCY_COLUMNS.items()
     }
-    window_rows = {size: window_records(frame) for size, frame in windows.items()}
+    window_rows = {size: window_records(table) for size, table in windows.items()}
     sla = None
     if options.sla is not None:
         prefix = "service" if options.sla.latency_from == "actual" else "latency"

@@ -16,7 +16,7 @@ the other line up window by window. Per window:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +124,7 @@ def _window_codes(offsets_s: np.ndarray, window_s: float) -> np.ndarray:
     return index.astype(np.int64)
 
 
-def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
+def _window_table(times: _Times, window_s: float) -> dict[str, np.ndarray]:
     codes = _window_codes(times.sent_s, window_s)
     n = int(codes.max()) + 1
     done_codes = _window_codes(times.done_s, window_s)
@@ -155,9 +155,19 @@ def _window_table(times: _Times, window_s: float) -> pd.DataFrame:
         if sent_s is not offsets_s:
             offsets_s, value_codes = sent_s, _window_codes(sent_s, window_s)
         columns.update(_latency_columns(value_codes, n, prefix, values))
-    frame = pd.DataFrame(columns)
-    frame.attrs.update(window_s=window_s, origin_s=times.origin_s)
-    return frame
+    return columns
+
+
+def window_columns(
+    group: pd.DataFrame,
+    windows_s: Sequence[float],
+    origin_s: float | None = None,
+    latencies: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[float, dict[str, np.ndarray]]:
+    """`window_frames` as plain columns (name -> array; no column at all for a group without send times): what
+    the summary reads, without a DataFrame built and taken apart again per table."""
+    times = _times(group, origin_s, latencies)
+    return {w: {} if times is None else _window_table(times, w) for w in windows_s}
 
 
 def window_frames(
@@ -168,7 +178,13 @@ def window_frames(
 ) -> dict[float, pd.DataFrame]:
     """`window_frame` for each window length, sharing what does not depend on the length."""
     times = _times(group, origin_s, latencies)
-    return {w: pd.DataFrame() if times is None else _window_table(times, w) for w in windows_s}
+    out = {}
+    for w in windows_s:
+        frame = pd.DataFrame() if times is None else pd.DataFrame(_window_table(times, w))
+        if times is not None:
+            frame.attrs.update(window_s=w, origin_s=times.origin_s)
+        out[w] = frame
+    return out
 
 
 def window_frame(
@@ -184,11 +200,12 @@ def window_frame(
     return window_frames(group, (window_s,), origin_s, latencies)[window_s]
 
 
-def window_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows (NaN becomes None, numpy scalars become Python numbers)."""
+def window_records(table: pd.DataFrame | Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """JSON-ready rows of a window table (a frame or `window_columns`' columns): NaN becomes None, numpy scalars
+    become Python numbers."""
     columns = {}
-    for name in frame.columns:
-        values = frame[name].to_numpy()
+    for name, column in table.items():
+        values = np.asarray(column)
         listed = values.tolist()  # Python numbers, one conversion per column
         if values.dtype.kind == "f" and np.isnan(values).any():
             listed = [None if math.isnan(v) else v for v in listed]
