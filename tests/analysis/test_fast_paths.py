@@ -15,7 +15,14 @@ from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
 from analysis.summary import analyse, iter_groups
-from analysis.windows import LATENCY_COLUMNS, sorted_latencies, window_frame, window_frames
+from analysis.windows import (
+    LATENCY_COLUMNS,
+    sorted_latencies,
+    window_columns,
+    window_frame,
+    window_frames,
+    window_records,
+)
 from labkit.records import FIELD_NAMES, ReadCounts
 
 
@@ -269,8 +276,11 @@ def test_window_tables_of_every_length_at_once_equal_plain_pandas_per_window():
     frame.loc[::101, "completion_unix_s"] = np.nan
     group = prepare(frame)
     tables = window_frames(group, (1.0, 10.0, 60.0))
+    columns = window_columns(group, (1.0, 10.0, 60.0))
     for window_s, table in tables.items():
         pd.testing.assert_frame_equal(table, window_frame(group, window_s))
+        pd.testing.assert_frame_equal(pd.DataFrame(columns[window_s]), table)  # the summary's plain columns
+        assert window_records(columns[window_s]) == window_records(table)
         window = np.floor((t_s - t_s[0]) / window_s).astype(int)
         by_window = pd.DataFrame({"w": window, "ok": ok, "cold": cold, "latency": latency}).groupby("w")
         np.testing.assert_array_equal(table["requests"].to_numpy(), by_window.size().to_numpy())

@@ -5,7 +5,7 @@ from analysis_helpers import rec, write_run
 from analysis.__main__ import main
 from analysis.frame import prepare
 from analysis.sla import check_bound, exceedance_test, min_samples, parse_sla, window_verdicts
-from analysis.windows import window_frame
+from analysis.windows import window_columns, window_frame
 from labkit.errors import ConfigError
 
 SPEC = {"default": {"p99_ms": 100, "error_rate": 0.01}, "window_s": 10,
@@ -64,6 +64,9 @@ def test_window_verdicts_find_the_violating_windows():
     result = window_verdicts(window_frame(group, 10.0), spec.rule_for("t", "predict"), spec)
     assert result["violating"] == [2] and result["time_in_violation_s"] == 10.0
     assert result["first_violation_s"] == 20.0 and result["windows"] == 4
+    columns = window_columns(group, (10.0,))[10.0]  # the summary's plain columns: the same verdicts
+    assert window_verdicts(columns, spec.rule_for("t", "predict"), spec) == result
+    assert window_verdicts({}, spec.rule_for("t", "predict"), spec)["windows"] == 0  # a group without send times
 
 
 def _sla_file(tmp_path, p99_ms):
