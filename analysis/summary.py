@@ -194,20 +194,37 @@ def _finish(future: Future, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _facts(resolved: pd.DataFrame, group: pd.DataFrame, configured: float | None) -> dict[str, Any]:
-    """The group's figures that need no sort of its latencies: errors, throughput, send lag / inference /
-    duration stats, instances, memory sizes, models and identity."""
-    ok = resolved["ok_bool"].to_numpy(dtype=bool)
+    """The group's counts and names: errors, throughput, instances, memory sizes, models and identity."""
     return {
         "errors": _errors(resolved),
         "throughput": throughput(resolved, configured),
-        "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
-        "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
-        "duration_ms": latency_stats(_values(resolved, "duration_ms")),
         "instances": _distinct(resolved["instance_id"]),
         "memory_mb": _memory_sizes(resolved["memory_mb"]),
         "models": _models(resolved),
         "identity": _identity(group),
     }
+
+
+def _spreads(resolved: pd.DataFrame) -> dict[str, Any]:
+    """Stats of the send lag, inference and duration times (a sort each)."""
+    ok = resolved["ok_bool"].to_numpy(dtype=bool)
+    return {
+        "send_lag_ms": latency_stats(_values(resolved, "send_lag_ms")),
+        "inference_ms": latency_stats(_values(resolved, "inference_ms", ok)),
+        "duration_ms": latency_stats(_values(resolved, "duration_ms")),
+    }
+
+
+def _side_tasks(
+    resolved: pd.DataFrame, group: pd.DataFrame, source: str, keys: dict[str, str], options: AnalysisOptions
+) -> list[tuple[Callable[..., Any], tuple]]:
+    """What a group's pool is given, in queue order: the caller takes back from the end what it has not begun."""
+    return [
+        (cold_start_figures, (resolved, source)),
+        (_facts, (resolved, group, _configured_rps(options, keys))),
+        (_spreads, (resolved,)),
+        (_cost, (resolved, keys, options.pricing)),
+    ]
 
 
 def _configured_rps(options: AnalysisOptions, keys: dict[str, str]) -> float | None:
@@ -218,19 +235,17 @@ def _configured_rps(options: AnalysisOptions, keys: dict[str, str]) -> float | N
 def analyse_group(
     group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
 ) -> dict[str, Any]:
-    """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts, the
-    figures that need no latency sort (`_facts`) and its cost are queued there while this thread sorts the
-    latencies and does the windows, CIs and SLA, then takes back what the pool has not begun (numpy lets go of
-    the GIL in sorts, searches and gathers: the two threads overlap there).
+    """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts, counts,
+    spreads and cost (`_side_tasks`) are queued there while this thread sorts the latencies and does the windows,
+    CIs and SLA, then takes back what the pool has not begun (numpy lets go of the GIL in sorts, searches and
+    gathers: the two threads overlap there).
 
     Requests cut by the user's stop ("interrupted") are counted apart and left out of every other figure.
     """
     judged, interrupted = split_interrupted(group)
     resolved, source = resolve_cold_starts(judged)
-    configured = _configured_rps(options, keys)
-    cold = _start(pool, cold_start_figures, resolved, source)
-    facts = _start(pool, _facts, resolved, group, configured)
-    cost = _start(pool, _cost, resolved, keys, options.pricing)
+    tasks = _side_tasks(resolved, group, source, keys, options)
+    futures = [_start(pool, fn, *args) for fn, args in tasks]
     latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
     windows = _windows(resolved, options, latencies)
     stats = {
@@ -243,9 +258,10 @@ def analyse_group(
         prefix = "service" if options.sla.latency_from == "actual" else "latency"
         sla = _sla(resolved, keys, windows, options.sla, latencies[prefix][1])
     ok = resolved["ok_bool"].to_numpy(dtype=bool)
-    costs = _finish(cost, _cost, resolved, keys, options.pricing)  # the last queued: the likeliest not begun
-    found = _finish(facts, _facts, resolved, group, configured)
-    out: dict[str, Any] = {
+    # the last queued first: the likeliest not begun by the pool
+    done = {fn: _finish(future, fn, *args) for future, (fn, args) in reversed(list(zip(futures, tasks, strict=True)))}
+    found = done[_facts]
+    return {
         **keys,
         "count": len(resolved),
         "interrupted": interrupted,
@@ -254,15 +270,13 @@ def analyse_group(
         "errors": found["errors"],
         "throughput": found["throughput"],
         **stats,
-        **{name: found[name] for name in ("send_lag_ms", "inference_ms", "duration_ms")},
-        "cold_starts": cold.result(),
+        **done[_spreads],
+        "cold_starts": done[cold_start_figures],
         **{name: found[name] for name in ("instances", "memory_mb", "models", "identity")},
         "windows": window_rows,
+        **({} if sla is None else {"sla": sla}),
+        **done[_cost],
     }
-    if sla is not None:
-        out["sla"] = sla
-    out.update(costs)
-    return out
 
 
 def iter_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataFrame]]:
