@@ -60,6 +60,12 @@ class StopSignals:
             self._previous[sig] = signal.signal(sig, self)
 
     def restore(self) -> None:
+        """Put back the handlers there were, unless a stop signal came: then this one stays (it only counts now),
+        so a later signal cannot end the process by the default action while it exits (its code stays 130 or 0;
+        a second SIGTERM landing after the cleanup once ended it as -15)."""
+        self.starting = False
+        if self.count:
+            return
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
 

@@ -162,3 +162,27 @@ def test_two_sigterms_while_starting_stop_it_and_leave_no_children(
         time.sleep(0.1)
     assert not _alive(children), f"processes left behind: {[p.pid for p in _alive(children)]}"
     assert not _mentioning(tmp_path)
+
+
+def test_after_a_stop_signal_later_ones_only_count_until_the_process_exits() -> None:
+    from localcloud.__main__ import StopSignals
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop = StopSignals()
+    stop.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)  # while starting: the first one interrupts the start
+            time.sleep(1.0)  # the handler runs here at the latest
+        stop.restore()  # what main's finally does on the way out
+        assert signal.getsignal(signal.SIGTERM) is stop  # not the default action, which would end it as -15
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one after the cleanup: counted, nothing raised
+        time.sleep(0.05)
+        assert stop.count == 2
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    quiet = StopSignals()
+    quiet.install()
+    quiet.restore()  # no signal came: the handlers there were are back
+    assert all(signal.getsignal(sig) is handler for sig, handler in before.items())
