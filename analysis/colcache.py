@@ -22,6 +22,7 @@ next writer of that segment once its process is gone. An older version's whole-f
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,35 @@ _OLD_SUFFIXES = (".arrow", ".parquet")  # an older version's cache/<file>.csv.ar
 CHECK_BYTES = 4096  # bytes at each end of a segment's range in its check
 BATCH_ROWS = 1 << 17  # rows per record batch in a segment, at most
 READ_THREADS = 2  # segments read at once
+
+
+def read_pool():
+    """The Arrow memory pool records are read into (segments, parsed CSV, their dictionaries): the C library's
+    malloc, not Arrow's default mimalloc, which keeps the freed pages of columns decompressed side by side in its
+    segments; malloc's are handed back by `release_read_memory` (10 M records: the report's peak RSS 2.1 GB, not
+    2.6 GB)."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def release_read_memory() -> None:
+    """Hands the read pool's freed memory back to the system (glibc's malloc_trim: Arrow's own `release_unused`
+    of that pool does not return it; elsewhere only `release_unused`)."""
+    read_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
 
 
 def cache_dir(path: Path) -> Path | None:
@@ -121,7 +151,7 @@ def segment_table(link: Link, names: list[str]):
     try:
         with pa.memory_map(str(link.where), "r") as source:
             options = ipc.IpcReadOptions(included_fields=link.fields)
-            table = ipc.open_file(source, options=options).read_all()
+            table = ipc.open_file(source, options=options, memory_pool=read_pool()).read_all()
         table.validate(full=True)
         return table.select(names).replace_schema_metadata(None)
     except (pa.ArrowException, OSError, ValueError):

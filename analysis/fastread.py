@@ -93,7 +93,13 @@ def parse_rows(open_source: Callable[[], Any], header: list[str], columns: list[
         try:
             parse = pa_csv.ParseOptions(newlines_in_values=newlines_in_values)
             with open_source() as source:
-                table = pa_csv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
+                table = pa_csv.read_csv(
+                    source,
+                    read_options=read,
+                    parse_options=parse,
+                    convert_options=convert,
+                    memory_pool=colcache.read_pool(),
+                )
             return table if _clean_values(table) else None
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError):
             continue
@@ -135,7 +141,8 @@ def _categorical(chunked) -> pd.Categorical:
     """A dictionary column as a Categorical with sorted categories (the exact path's value order)."""
     import pyarrow as pa
 
-    array = chunked.unify_dictionaries().combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    pool = colcache.read_pool()
+    array = chunked.unify_dictionaries(pool).combine_chunks(pool) if chunked.num_chunks != 1 else chunked.chunk(0)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     codes, words = sorted_codes(array.dictionary, array.indices)
@@ -212,6 +219,16 @@ def read_all_clean(paths: list[Path], columns: list[str] | None = None) -> pd.Da
     return to_frame(tables) if tables else None
 
 
+def _floats(chunked) -> np.ndarray:
+    """A number column as one float64 array, filled chunk by chunk (NaN for null): numpy's memory, not the read
+    pool's (ChunkedArray.to_numpy would allocate it from Arrow's default pool, beside the freed read pool)."""
+    out, at = np.empty(len(chunked), dtype=np.float64), 0
+    for chunk in chunked.chunks:
+        out[at : at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    return out
+
+
 def to_frame(tables: list) -> pd.DataFrame:
     """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once).
 
@@ -219,20 +236,23 @@ def to_frame(tables: list) -> pd.DataFrame:
     hands the memory back, so the peak is about the frame plus one column, not the frame plus the tables.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     names = tables[0].column_names
     out, arrow = {}, {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
     tables.clear()
-    pool = pa.default_memory_pool()
     for name in list(arrow):
-        pool.release_unused()
+        colcache.release_read_memory()
         column, kind = arrow.pop(name), FIELD_KINDS[name]  # each Arrow column freed once converted
         if kind in ("float", "int"):
-            out[name] = column.to_numpy().astype(np.float64, copy=False)
+            out[name] = _floats(column)
         elif kind == "bool":
             out[name] = pd.BooleanDtype().__from_arrow__(column)
-        elif name in UNIQUE_TEXT:
-            out[name] = pd.StringDtype("pyarrow").__from_arrow__(column)
+        elif name in UNIQUE_TEXT:  # pandas keeps large_string: cast here, in the read pool
+            wide = pc.cast(column, pa.large_string(), memory_pool=colcache.read_pool())
+            out[name] = pd.StringDtype("pyarrow").__from_arrow__(wide)
         else:
             out[name] = _categorical(column)
+    column = None
+    colcache.release_read_memory()
     return pd.DataFrame(out, copy=False)

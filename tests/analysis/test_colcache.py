@@ -202,6 +202,26 @@ def test_segments_hold_the_columns_asked_for_and_serve_any_subset(tmp_path, pars
     pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[some.columns])
 
 
+def test_records_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(tmp_path, parsed):
+    """Arrow's buffers of a read (segments, parsed CSV) come from the read pool (malloc, which a read hands back:
+    colcache.read_pool), not Arrow's default pool; the frame's numbers are numpy's own (in neither pool), and
+    once it is built the read pool holds no more than the text it keeps as Arrow strings (fastread.UNIQUE_TEXT)."""
+    path = write_run(tmp_path, mixed_records(3000)).record_files()[0]
+    pool, default = colcache.read_pool(), pa.default_memory_pool()
+    load_frame([path])  # parsed; leaves a segment
+    before, default_before = pool.bytes_allocated(), default.bytes_allocated()
+    table = fastread.clean_table(path)  # from the segment
+    assert len(parsed) == 1 and table.num_rows == 3000
+    assert pool.bytes_allocated() - before >= table.nbytes // 2 and default.bytes_allocated() == default_before
+    frame = fastread.to_frame([table])
+    del table
+    kept = [frame[name].array._pa_array for name in fastread.UNIQUE_TEXT if name in frame.columns]  # large_string
+    assert 0 < pool.bytes_allocated() - before <= sum(c.get_total_buffer_size() for c in kept) + 64 * 4 * len(kept)
+    # the default pool: no number column (8 bytes a row) nor ids, only the categories' few words
+    assert default.bytes_allocated() - default_before < 8 * len(frame) and frame["latency_ms"].dtype == "float64"
+    _same_as_csv(path, frame)
+
+
 @pytest.mark.parametrize(
     ("chunk", "rows"),
     [
