@@ -51,7 +51,7 @@ def report_frame(reports: Iterable[ReportLine]) -> pd.DataFrame:
 
 def attach_report_lines(frame: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Fill cold_start, init/duration/billed ms and memory from REPORT lines where the records lack them."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: a column written below is copied then, the rest shared
     out["cold_from_report"] = False
     if reports.empty or "function_request_id" not in out.columns:
         return out, {"report_lines": len(reports), "matched": 0}
@@ -97,7 +97,7 @@ def resolve_cold_starts(group: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if group.empty or (group["operation"] == "s3-put").all():
         return group, "none"
     cold, source = _infer(group)
-    out = group.copy()
+    out = group.copy(deep=False)  # copy-on-write: the two columns set below are new, the rest shared
     out["cold_bool"], out["cold_known"] = cold, True
     return out, source
 

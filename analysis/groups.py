@@ -103,9 +103,11 @@ def _encode_all(frame: pd.DataFrame, names: list[str]) -> dict[str, tuple[np.nda
         return dict(zip(names, pool.map(_encoded, [frame[name] for name in names]), strict=True))
 
 
-def _group_code(encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int) -> np.ndarray:
+def _group_code(
+    encoded: dict[str, tuple[np.ndarray, pd.Index]], n: int, names: tuple[str, ...] = GROUP_KEYS
+) -> np.ndarray:
     code = np.zeros(n, dtype=np.int64)
-    for name in GROUP_KEYS:
+    for name in names:
         codes, values = encoded[name]
         if len(values) > 1:  # a key with one value (usually run_id, scenario, operation) adds nothing
             code *= len(values)
@@ -162,3 +164,18 @@ def split_groups(frame: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.DataF
             else:
                 columns[name] = arrays[name][rows]
         yield _keys(group_code, encoded), pd.DataFrame(columns, copy=False)
+
+
+def longest_extent(frame: pd.DataFrame, names: tuple[str, ...], column: str) -> float:
+    """The largest (max - min) of `column` (NaN skipped) within any group of the text columns `names`; 0.0 when
+    no group has a value. By this module's codes (a pandas groupby of three categoricals: 1.3 s at 10 M rows)."""
+    if frame.empty:
+        return 0.0
+    order, spans = _group_rows(_group_code(_encode_all(frame, list(names)), len(frame), names))
+    values = frame[column].to_numpy(dtype=float)
+    longest = 0.0
+    for _, start, stop in spans:
+        part = values[start:stop] if order is None else values[order[start:stop]]
+        if part.size and not np.isnan(part).all():
+            longest = max(longest, float(np.nanmax(part) - np.nanmin(part)))
+    return longest

@@ -28,8 +28,11 @@ def test_cold_starts_from_platform_report_lines_joined_by_request_id(tmp_path):
     log.write_text("\n".join(["START RequestId: x Version: $LATEST", *lines]) + "\n")
     reports, files = run_report_lines(run.logs_dir)
     assert files == [log] and len(reports) == 60
-    frame, info = attach_report_lines(prepare(load_frame(run.record_files())), report_frame(reports))
+    records_only = prepare(load_frame(run.record_files()))
+    before = records_only.copy()
+    frame, info = attach_report_lines(records_only, report_frame(reports))
     assert info["matched"] == 60
+    pd.testing.assert_frame_equal(records_only, before)  # filled in a copy (copy-on-write), the input unchanged
     summary = cold_start_figures(*resolve_cold_starts(frame))
     assert summary["source"] == "REPORT lines" and (summary["cold"], summary["known"]) == (3, 60)
     assert summary["init_ms"]["p50"] == 250.0

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from analysis_helpers import mixed_records, rec, write_run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.coldstart import idle_gap_s, in_flight_at_send
 from analysis.fastread import read_all_clean, read_clean
 from analysis.frame import _read_exact, load_frame, prepare
-from analysis.groups import _encoded, split_groups
+from analysis.groups import _encoded, longest_extent, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
 from analysis.summary import analyse, iter_groups
 from analysis.windows import (
@@ -66,6 +68,24 @@ def test_split_groups_is_groupby_without_copies():
     for (_, mine), (_, expected) in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(mine["latency_ms"].to_numpy(), expected["latency_ms"].to_numpy())
         assert mine["instance_id"].astype(str).tolist() == expected["instance_id"].astype(str).tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from("xy"), st.one_of(st.none(), st.floats(0, 1e6))),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_longest_extent_is_the_groupby_max_minus_min(rows, categorical):
+    frame = pd.DataFrame(rows, columns=["target", "operation", "t_s"], dtype=object).astype({"t_s": float})
+    frame["run_id"] = "r"
+    if categorical:
+        frame = frame.astype({"target": "category", "operation": "category", "run_id": "category"})
+    spans = frame.groupby(["run_id", "target", "operation"], observed=True)["t_s"].agg(lambda t: t.max() - t.min())
+    expected = 0.0 if frame["t_s"].isna().all() else float(spans.max())
+    assert longest_extent(frame, ("run_id", "target", "operation"), "t_s") == expected
 
 
 def test_windows_with_shared_latencies_equal_windows_alone():
