@@ -14,22 +14,28 @@ import pandas as pd
 from analysis import plots as figs
 from analysis import plots_cost
 from analysis.comparison import INFERENCE_OPERATIONS
+from analysis.groups import GROUP_KEYS, rows_by_group
 from analysis.plot_timeline import timeline_figure
 
 CDF_POINTS = 2000  # the plot needs no more points than pixels: exact quantiles at this many levels
+CDF_KEYS = GROUP_KEYS  # a curve per analysis group
 
 
 def cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Sorted successful latencies per inference group (keyed by its label), thinned to CDF_POINTS."""
+    ok = frame["ok_bool"].to_numpy(dtype=bool) & frame["operation"].isin(INFERENCE_OPERATIONS).to_numpy(dtype=bool)
+    latency = frame["latency_ms"].to_numpy(dtype=float)
+    found = {}
+    for keys, rows in rows_by_group(frame, CDF_KEYS):
+        taken = ok[rows]
+        if taken.any():  # no successful inference: no curve
+            found[tuple(keys.values())] = latency[rows][taken]
     out = {}
-    keys = ["run_id", "target", "scenario", "operation"]
-    ok = frame.loc[frame["ok_bool"] & frame["operation"].isin(INFERENCE_OPERATIONS)]
-    by_key = dict(iter(ok.groupby(keys, observed=True, sort=False)["latency_ms"]))
     for g in groups:
-        series = by_key.get(tuple(g[k] for k in keys))
-        if g["operation"] not in INFERENCE_OPERATIONS or series is None:
+        values = found.get(tuple(g[k] for k in CDF_KEYS))
+        if g["operation"] not in INFERENCE_OPERATIONS or values is None:
             continue
-        values = np.sort(series.dropna().to_numpy(dtype=float))
+        values = np.sort(values[~np.isnan(values)])
         if values.size > CDF_POINTS:
             values = np.quantile(values, np.linspace(0, 1, CDF_POINTS))
         out[figs.label(g)] = values
