@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from analysis.coldstart import idle_gap_s, in_flight_at_send
 from analysis.fastread import read_all_clean, read_clean
+from analysis.figures import cdfs
 from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, longest_extent, split_groups
 from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
+from analysis.plots import label
 from analysis.summary import analyse, iter_groups
 from analysis.windows import (
     LATENCY_COLUMNS,
@@ -86,6 +88,26 @@ def test_longest_extent_is_the_groupby_max_minus_min(rows, categorical):
     spans = frame.groupby(["run_id", "target", "operation"], observed=True)["t_s"].agg(lambda t: t.max() - t.min())
     expected = 0.0 if frame["t_s"].isna().all() else float(spans.max())
     assert longest_extent(frame, ("run_id", "target", "operation"), "t_s") == expected
+
+
+def test_report_cdfs_are_each_groups_sorted_successful_latencies():
+    records = [*mixed_records(), *(rec(i, "bucket", 5.0, operation="s3-put") for i in range(20))]
+    records += [rec(i, "down", 9.0, ok=False, error_kind="http_5xx") for i in range(5)]  # no success: no curve
+    records[10].latency_ms = None  # a success without a latency
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in records]))
+    frame = frame.iloc[np.random.default_rng(3).permutation(len(frame))].reset_index(drop=True)  # groups apart
+    groups = analyse(frame)
+    curves = cdfs(frame, groups)
+    ok = frame[frame["ok_bool"] & frame["operation"].isin(["predict", "invoke", "s3-infer"])]
+    expected = {
+        label(g): np.sort(rows["latency_ms"].dropna().to_numpy())
+        for g in groups
+        for key, rows in ok.groupby(["run_id", "target", "scenario", "operation"], observed=True)
+        if tuple(str(k) for k in key) == (g["run_id"], g["target"], g["scenario"], g["operation"])
+    }
+    assert list(curves) == list(expected) and len(curves) == 3  # three inference targets; not the bucket, not down
+    for name, values in expected.items():
+        np.testing.assert_array_equal(curves[name], values)
 
 
 def test_windows_with_shared_latencies_equal_windows_alone():
