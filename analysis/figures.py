@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import drawing, plots_cost
 from analysis import plots as figs
-from analysis import plots_cost
 from analysis.comparison import INFERENCE_OPERATIONS
 from analysis.groups import GROUP_KEYS, rows_by_group
 from analysis.plot_timeline import timeline_figure
@@ -47,16 +47,19 @@ def make_plots(summary: dict[str, Any], latency_cdfs: dict[str, np.ndarray]) -> 
     groups, with_run = summary["groups"], len(summary["runs"]) > 1
     window = summary["plot_window_s"]
     ordered = [groups[i] for i in (summary.get("comparison") or {}).get("groups", [])]
-    made: dict[str, bytes | str | None] = {
-        "comparison": plots_cost.comparison_bars(ordered),
-        "latency_over_time": figs.latency_over_time(groups, window, with_run),
-        "latency_cdf": figs.latency_cdfs(latency_cdfs),
-        "cold_starts": figs.cold_starts_over_time(groups, window, with_run),
-        "keepalive": figs.keepalive_curve(groups, with_run),
-        "cost_vs_memory": plots_cost.cost_vs_memory((summary.get("cost") or {}).get("memory_sweep") or {}),
-        "cost_vs_requests": plots_cost.cost_vs_requests(groups),
-        "sla_windows": figs.sla_windows(groups, with_run),
-        "timeline": timeline_figure(summary.get("timeline")),
-    }
+    memory_sweep = (summary.get("cost") or {}).get("memory_sweep") or {}
+    made = drawing.draw(
+        {
+            "comparison": lambda: plots_cost.comparison_bars(ordered),
+            "latency_over_time": lambda: figs.latency_over_time(groups, window, with_run),
+            "latency_cdf": lambda: figs.latency_cdfs(latency_cdfs),
+            "cold_starts": lambda: figs.cold_starts_over_time(groups, window, with_run),
+            "keepalive": lambda: figs.keepalive_curve(groups, with_run),
+            "cost_vs_memory": lambda: plots_cost.cost_vs_memory(memory_sweep),
+            "cost_vs_requests": lambda: plots_cost.cost_vs_requests(groups),
+            "sla_windows": lambda: figs.sla_windows(groups, with_run),
+            "timeline": lambda: timeline_figure(summary.get("timeline")),
+        }
+    )
     drawn = {name: png for name, png in made.items() if isinstance(png, bytes)}
     return drawn, {name: why for name, why in made.items() if isinstance(why, str)}

@@ -122,6 +122,23 @@ def test_windows_with_shared_latencies_equal_windows_alone():
         pd.testing.assert_frame_equal(window_frame(group, window_s, latencies=latencies), window_frame(group, window_s))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_window_tables_are_the_same_whatever_the_row_order(seed):
+    """Rows out of send order (two producer files one after the other, or shuffled) give the tables of the rows in
+    send order: the latencies are put in send order once, for every window length."""
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records(600)]))
+    _, group = next(split_groups(frame))
+    in_order = window_columns(group, (1.0, 5.0, 7.5))
+    two_files = np.concatenate([np.arange(0, len(group), 2), np.arange(1, len(group), 2)])
+    order = two_files if seed == 0 else np.random.default_rng(seed).permutation(len(group))
+    moved = window_columns(group.iloc[order].reset_index(drop=True), (1.0, 5.0, 7.5))
+    assert moved.keys() == in_order.keys()
+    for size, table in in_order.items():
+        assert moved[size].keys() == table.keys()
+        for name, column in table.items():
+            np.testing.assert_array_equal(moved[size][name], column, err_msg=f"{size} {name}")
+
+
 def _same(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
