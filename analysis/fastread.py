@@ -93,13 +93,10 @@ def parse_rows(open_source: Callable[[], Any], header: list[str], columns: list[
         try:
             parse = pa_csv.ParseOptions(newlines_in_values=newlines_in_values)
             with open_source() as source:
-                table = pa_csv.read_csv(
-                    source,
-                    read_options=read,
-                    parse_options=parse,
-                    convert_options=convert,
-                    memory_pool=colcache.read_pool(),
-                )
+                # Arrow's default pool (mimalloc), not the read pool: its parsing threads share mimalloc's pages,
+                # while malloc gives each thread an arena of its own (a first parse of 1 M records: peak RSS ~500 MB
+                # vs ~570 MB; at 10 M ~2.24 GB vs ~2.15 GB)
+                table = pa_csv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
             return table if _clean_values(table) else None
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError):
             continue

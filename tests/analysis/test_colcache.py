@@ -202,8 +202,8 @@ def test_segments_hold_the_columns_asked_for_and_serve_any_subset(tmp_path, pars
     pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[some.columns])
 
 
-def test_records_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(tmp_path, parsed):
-    """Arrow's buffers of a read (segments, parsed CSV) come from the read pool (malloc, which a read hands back:
+def test_segments_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(tmp_path, parsed):
+    """Arrow's buffers of a segment read come from the read pool (malloc, which a read hands back:
     colcache.read_pool), not Arrow's default pool; the frame's numbers are numpy's own (in neither pool), and
     once it is built the read pool holds no more than the text it keeps as Arrow strings (fastread.UNIQUE_TEXT)."""
     path = write_run(tmp_path, mixed_records(3000)).record_files()[0]
