@@ -35,6 +35,9 @@ _OLD_SUFFIXES = (".arrow", ".parquet")  # an older version's cache/<file>.csv.ar
 CHECK_BYTES = 4096  # bytes at each end of a segment's range in its check
 BATCH_ROWS = 1 << 17  # rows per record batch in a segment, at most
 READ_THREADS = 2  # segments read at once
+# a read of this many bytes or more hands freed memory back after each column (release_read_memory; malloc_trim
+# walks the whole heap: ~1-10 ms a call in a big process, for nothing on a small read)
+RELEASE_MIN_BYTES = 32 << 20
 
 
 def read_pool():

@@ -229,17 +229,20 @@ def _floats(chunked) -> np.ndarray:
 def to_frame(tables: list) -> pd.DataFrame:
     """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once).
 
-    Takes `tables` over (the list is emptied): each Arrow column is freed once converted and Arrow's pool
-    hands the memory back, so the peak is about the frame plus one column, not the frame plus the tables.
+    Takes `tables` over (the list is emptied): each Arrow column is freed once converted and, for a read of
+    colcache.RELEASE_MIN_BYTES or more, the memory is handed back, so the peak is about the frame plus one column,
+    not the frame plus the tables.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     names = tables[0].column_names
+    big = sum(t.nbytes for t in tables) >= colcache.RELEASE_MIN_BYTES
     out, arrow = {}, {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
     tables.clear()
     for name in list(arrow):
-        colcache.release_read_memory()
+        if big:
+            colcache.release_read_memory()
         column, kind = arrow.pop(name), FIELD_KINDS[name]  # each Arrow column freed once converted
         if kind in ("float", "int"):
             out[name] = _floats(column)
@@ -251,5 +254,6 @@ def to_frame(tables: list) -> pd.DataFrame:
         else:
             out[name] = _categorical(column)
     column = None
-    colcache.release_read_memory()
+    if big:
+        colcache.release_read_memory()
     return pd.DataFrame(out, copy=False)

@@ -202,7 +202,10 @@ def test_segments_hold_the_columns_asked_for_and_serve_any_subset(tmp_path, pars
     pd.testing.assert_frame_equal(load_frame([path], columns=["target", "latency_ms", "ok"]), everything[some.columns])
 
 
-def test_segments_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(tmp_path, parsed):
+@pytest.mark.parametrize("release_min_bytes", [0, colcache.RELEASE_MIN_BYTES])
+def test_segments_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(
+    tmp_path, parsed, monkeypatch, release_min_bytes
+):
     """Arrow's buffers of a segment read come from the read pool (malloc, which a read hands back:
     colcache.read_pool), not Arrow's default pool; the frame's numbers are numpy's own (in neither pool), and
     once it is built the read pool holds no more than the text it keeps as Arrow strings (fastread.UNIQUE_TEXT)."""
@@ -213,8 +216,14 @@ def test_segments_are_read_into_the_read_pool_and_the_frame_holds_none_of_it(tmp
     table = fastread.clean_table(path)  # from the segment
     assert len(parsed) == 1 and table.num_rows == 3000
     assert pool.bytes_allocated() - before >= table.nbytes // 2 and default.bytes_allocated() == default_before
+    releases = []
+    real_release = colcache.release_read_memory
+    monkeypatch.setattr(colcache, "RELEASE_MIN_BYTES", release_min_bytes)
+    monkeypatch.setattr(colcache, "release_read_memory", lambda: releases.append(1) or real_release())
     frame = fastread.to_frame([table])
     del table
+    # memory handed back after each column and at the end, for a read that big (a small one: never)
+    assert len(releases) == (len(frame.columns) + 1 if release_min_bytes == 0 else 0)
     kept = [frame[name].array._pa_array for name in fastread.UNIQUE_TEXT if name in frame.columns]  # large_string
     assert 0 < pool.bytes_allocated() - before <= sum(c.get_total_buffer_size() for c in kept) + 64 * 4 * len(kept)
     # the default pool: no number column (8 bytes a row) nor ids, only the categories' few words

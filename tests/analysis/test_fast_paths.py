@@ -72,7 +72,7 @@ def test_split_groups_is_groupby_without_copies():
         assert mine["instance_id"].astype(str).tolist() == expected["instance_id"].astype(str).tolist()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from("abc"), st.sampled_from("xy"), st.one_of(st.none(), st.floats(0, 1e6))),
