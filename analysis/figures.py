@@ -15,6 +15,7 @@ from analysis import drawing, plots_cost
 from analysis import plots as figs
 from analysis.comparison import INFERENCE_OPERATIONS
 from analysis.groups import GROUP_KEYS, rows_by_group
+from analysis.latency import sorted_quantiles
 from analysis.plot_timeline import timeline_figure
 
 CDF_POINTS = 2000  # the plot needs no more points than pixels: exact quantiles at this many levels
@@ -37,7 +38,7 @@ def cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> dict[str, np.ndar
             continue
         values = np.sort(values[~np.isnan(values)])
         if values.size > CDF_POINTS:
-            values = np.quantile(values, np.linspace(0, 1, CDF_POINTS))
+            values = sorted_quantiles(values, np.linspace(0, 1, CDF_POINTS))
         out[figs.label(g)] = values
     return out
 

@@ -128,6 +128,19 @@ def lerp_like_numpy(low: np.ndarray, high: np.ndarray, gamma: np.ndarray) -> np.
     return np.where(gamma >= 0.5, high - diff * (1 - gamma), out)
 
 
+def sorted_quantiles(sorted_values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """`np.quantile(sorted_values, levels)` bit for bit (its "linear" method: index (n-1) x level, numpy's own
+    interpolation) for NaN-free sorted values, without the partition np.quantile does again (2,000 levels of 2.5 M
+    values: ~5 ms vs 60-160 ms)."""
+    last = sorted_values.size - 1
+    virtual = last * np.asarray(levels, dtype=float)
+    floor = np.floor(virtual)
+    top = virtual >= last  # numpy takes the last element there
+    low = np.where(top, last, floor.astype(np.int64))
+    high = np.where(top, last, low + 1)
+    return lerp_like_numpy(sorted_values[low], sorted_values[high], virtual - floor)
+
+
 def sorted_percentiles(
     sorted_values: np.ndarray, starts: np.ndarray, counts: np.ndarray, percentiles: Sequence[float] = PERCENTILES
 ) -> dict[str, np.ndarray]:

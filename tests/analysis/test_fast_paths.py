@@ -16,7 +16,13 @@ from analysis.fastread import read_all_clean, read_clean
 from analysis.figures import cdfs
 from analysis.frame import _read_exact, load_frame, prepare
 from analysis.groups import _encoded, longest_extent, split_groups
-from analysis.latency import PERCENTILES, grouped_percentiles, percentile_key, sorted_percentiles
+from analysis.latency import (
+    PERCENTILES,
+    grouped_percentiles,
+    percentile_key,
+    sorted_percentiles,
+    sorted_quantiles,
+)
 from analysis.plots import label
 from analysis.summary import analyse, iter_groups
 from analysis.windows import (
@@ -60,6 +66,18 @@ def test_sorted_percentiles_equal_numpy_bit_for_bit_on_awkward_sizes():
         out = sorted_percentiles(values, np.array([0]), np.array([n]), (0.0, 1.0, 33.3, 50.0, 99.9, 100.0))
         for p in (0.0, 1.0, 33.3, 50.0, 99.9, 100.0):
             assert out[percentile_key(p)][0] == np.percentile(values, p)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300),
+    st.sampled_from([2, 3, 7, 2000]),
+)
+def test_sorted_quantiles_equal_numpys_quantile_bit_for_bit(values, levels):
+    ordered = np.sort(np.array(values))
+    grid = np.linspace(0, 1, levels)
+    np.testing.assert_array_equal(sorted_quantiles(ordered, grid), np.quantile(ordered, grid))
+    assert sorted_quantiles(ordered, np.array([0.5]))[0] == np.quantile(ordered, 0.5)
 
 
 def test_split_groups_is_groupby_without_copies():
