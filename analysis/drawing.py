@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 Drawn = bytes | str | None  # a PNG, the reason a chart was not drawn, or nothing to draw
-CHILD_SHARE = ("latency_over_time", "cold_starts")  # about half the usual drawing time
+CHILD_SHARE = ("latency_over_time", "cold_starts", "comparison")  # about half the usual drawing time (1 M, 10 M)
 CHILD_TIMEOUT_S = 120.0  # a child that sends nothing by then is killed: its share is drawn here
 _PR_SET_PDEATHSIG = 1
 

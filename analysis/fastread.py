@@ -22,6 +22,7 @@ import csv
 import io
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -227,33 +228,48 @@ def _floats(chunked) -> np.ndarray:
 
 
 def to_frame(tables: list) -> pd.DataFrame:
-    """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once).
+    """Arrow tables with the same columns, one under the other, as a pandas frame (each column converted once; for
+    a read of colcache.RELEASE_MIN_BYTES or more, on colcache.READ_THREADS threads: numpy and Arrow copy without
+    the GIL, 10 M records' columns in 0.8-0.9 s, not 1.1-1.5 s).
 
     Takes `tables` over (the list is emptied): each Arrow column is freed once converted and, for a read of
-    colcache.RELEASE_MIN_BYTES or more, the memory is handed back, so the peak is about the frame plus one column,
-    not the frame plus the tables.
+    colcache.RELEASE_MIN_BYTES or more, the memory is handed back, so the peak is about the frame plus a column a
+    thread, not the frame plus the tables.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     names = tables[0].column_names
     big = sum(t.nbytes for t in tables) >= colcache.RELEASE_MIN_BYTES
-    out, arrow = {}, {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
+    arrow = {name: pa.chunked_array([c for t in tables for c in t.column(name).chunks]) for name in names}
     tables.clear()
-    for name in list(arrow):
+
+    def convert(name: str) -> Any:
+        column = arrow.pop(name)  # the Arrow column freed once converted (dict.pop: one thread a name)
+        converted = _converted(name, column)
+        column = None
         if big:
             colcache.release_read_memory()
-        column, kind = arrow.pop(name), FIELD_KINDS[name]  # each Arrow column freed once converted
-        if kind in ("float", "int"):
-            out[name] = _floats(column)
-        elif kind == "bool":
-            out[name] = pd.BooleanDtype().__from_arrow__(column)
-        elif name in UNIQUE_TEXT:  # pandas keeps large_string: cast here, in the read pool
-            wide = pc.cast(column, pa.large_string(), memory_pool=colcache.read_pool())
-            out[name] = pd.StringDtype("pyarrow").__from_arrow__(wide)
-        else:
-            out[name] = _categorical(column)
-    column = None
-    if big:
-        colcache.release_read_memory()
+        return converted
+
+    if big and len(names) > 1 and colcache.READ_THREADS > 1:
+        with ThreadPoolExecutor(colcache.READ_THREADS) as pool:
+            out = dict(zip(names, pool.map(convert, names), strict=True))
+    else:
+        out = {name: convert(name) for name in names}
     return pd.DataFrame(out, copy=False)
+
+
+def _converted(name: str, column) -> Any:
+    """One Arrow column as the exact path gives it (see module doc)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = FIELD_KINDS[name]
+    if kind in ("float", "int"):
+        return _floats(column)
+    if kind == "bool":
+        return pd.BooleanDtype().__from_arrow__(column)
+    if name in UNIQUE_TEXT:  # pandas keeps large_string: cast here, in the read pool
+        wide = pc.cast(column, pa.large_string(), memory_pool=colcache.read_pool())
+        return pd.StringDtype("pyarrow").__from_arrow__(wide)
+    return _categorical(column)

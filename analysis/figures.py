@@ -9,37 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from analysis import drawing, plots_cost
 from analysis import plots as figs
 from analysis.comparison import INFERENCE_OPERATIONS
-from analysis.groups import GROUP_KEYS, rows_by_group
-from analysis.latency import sorted_quantiles
+from analysis.groups import GROUP_KEYS
 from analysis.plot_timeline import timeline_figure
-
-CDF_POINTS = 2000  # the plot needs no more points than pixels: exact quantiles at this many levels
-CDF_KEYS = GROUP_KEYS  # a curve per analysis group
+from analysis.summary import Curves
 
 
-def cdfs(frame: pd.DataFrame, groups: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Sorted successful latencies per inference group (keyed by its label), thinned to CDF_POINTS."""
-    ok = frame["ok_bool"].to_numpy(dtype=bool) & frame["operation"].isin(INFERENCE_OPERATIONS).to_numpy(dtype=bool)
-    latency = frame["latency_ms"].to_numpy(dtype=float)
-    found = {}
-    for keys, rows in rows_by_group(frame, CDF_KEYS):
-        taken = ok[rows]
-        if taken.any():  # no successful inference: no curve
-            found[tuple(keys.values())] = latency[rows][taken]
+def cdfs(groups: list[dict[str, Any]], curves: Curves) -> dict[str, np.ndarray]:
+    """The CDF points of each inference group with successful latencies (`analyse`'s curves), keyed by its label."""
     out = {}
     for g in groups:
-        values = found.get(tuple(g[k] for k in CDF_KEYS))
-        if g["operation"] not in INFERENCE_OPERATIONS or values is None:
-            continue
-        values = np.sort(values[~np.isnan(values)])
-        if values.size > CDF_POINTS:
-            values = sorted_quantiles(values, np.linspace(0, 1, CDF_POINTS))
-        out[figs.label(g)] = values
+        values = curves.get(tuple(g[k] for k in GROUP_KEYS))
+        if g["operation"] in INFERENCE_OPERATIONS and values is not None and values.size:
+            out[figs.label(g)] = values
     return out
 
 

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+from analysis import binomial
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9)
 TAIL_PERCENTILES: tuple[float, ...] = (95.0, 99.0, 99.9)
@@ -67,11 +68,10 @@ def min_samples_for_upper_bound(q: float, confidence: float = CONFIDENCE) -> int
 
 
 def _ci_ranks(n: int, qs: Sequence[float], confidence: float) -> list[tuple[int, int]]:
-    """`quantile_ci_ranks` of several quantiles at once (one vectorised binomial quantile: scipy's per-call
-    overhead, ~0.1 ms, paid once)."""
+    """`quantile_ci_ranks` of several quantiles at once (one vectorised binomial quantile)."""
     alpha = 1.0 - confidence
     q = np.repeat(np.asarray(qs, dtype=float), 2)
-    found = sps.binom.ppf(np.tile([alpha / 2, 1 - alpha / 2], len(qs)), n, q).astype(np.int64)
+    found = binomial.ppf(np.tile([alpha / 2, 1 - alpha / 2], len(qs)), n, q)
     return [(int(found[2 * i]), int(found[2 * i + 1]) + 1) for i in range(len(qs))]
 
 

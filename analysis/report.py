@@ -27,7 +27,7 @@ from analysis.labels import defining_fields, group_labels
 from analysis.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from analysis.render import render_html, render_markdown
 from analysis.sla import load_sla
-from analysis.summary import AnalysisOptions, analyse
+from analysis.summary import AnalysisOptions, Curves, analyse
 from analysis.timeline import plan_rates, plan_timeline
 from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s, windows_table
 from labkit.config import DEFAULT_CONFIG_DIR
@@ -228,7 +228,8 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
     table_window = max([w for w in options.windows_s if span_s / w >= 3], default=plot_window)
     windows = tuple(sorted(set(options.windows_s) | {plot_window}))
     analysis_options = AnalysisOptions(windows, sla, pricing, rates)
-    groups = analyse(frame, analysis_options, prepared=True) if frame is not None else []
+    curves: Curves = {}
+    groups = analyse(frame, analysis_options, prepared=True, curves=curves) if frame is not None else []
     for group, label in zip(groups, group_labels(groups), strict=True):
         group["label"] = label
     with_run = len(runs) > 1
@@ -257,7 +258,7 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
     summary["comparison"] = _comparison(groups, [r["run_id"] for r in runs])
     if len(run_paths) == 1 and frame is not None:
         summary["timeline"] = plan_timeline(run_paths[0], frame)
-    plots, skipped = make_plots(summary, cdfs(frame, groups)) if options.plots and frame is not None else ({}, {})
+    plots, skipped = make_plots(summary, cdfs(groups, curves)) if options.plots and frame is not None else ({}, {})
     summary["plots_not_drawn"] = skipped
     return summary, plots
 

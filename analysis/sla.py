@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
+from analysis import binomial
 from analysis.latency import percentile_key, sorted_percentiles
 from labkit.config import read_yaml
 from labkit.errors import ConfigError
@@ -116,14 +116,14 @@ def exceedance_test(k: int, n: int, p0: float, confidence: float) -> dict[str, A
     need = min_samples(p0, confidence)
     if n == 0:
         return {"confidence": "no data", "exceedances": 0, "n": 0, "min_samples": need}
-    if sps.binom.cdf(k, n, p0) <= alpha:
+    if binomial.cdf(k, n, p0) <= alpha:
         conclusion = "conclusive pass"
-    elif k > 0 and sps.binom.sf(k - 1, n, p0) <= alpha:
+    elif k > 0 and binomial.sf(k - 1, n, p0) <= alpha:
         conclusion = "conclusive breach"
     else:
         conclusion = "inconclusive"
-    allowed = int(sps.binom.ppf(alpha, n, p0))  # largest k with cdf(k) <= alpha is this or this - 1
-    allowed = allowed if sps.binom.cdf(allowed, n, p0) <= alpha else allowed - 1
+    allowed = int(binomial.ppf(alpha, n, p0))  # largest k with cdf(k) <= alpha is this or this - 1
+    allowed = allowed if binomial.cdf(allowed, n, p0) <= alpha else allowed - 1
     return {
         "confidence": conclusion,
         "exceedances": int(k),

@@ -20,8 +20,8 @@ import pandas as pd
 from analysis.coldstart import cold_start_figures, resolve_cold_starts
 from analysis.cost import breakeven_table, group_cost
 from analysis.frame import prepare
-from analysis.groups import ANALYSIS_COLUMNS, RECORD_COLUMNS, split_groups
-from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci
+from analysis.groups import ANALYSIS_COLUMNS, GROUP_KEYS, RECORD_COLUMNS, split_groups
+from analysis.latency import CONFIDENCE, latency_stats, latency_stats_with_ci, sorted_quantiles
 from analysis.pricing import Pricing
 from analysis.sla import SlaSpec, check_bound, group_verdict, window_verdicts
 from analysis.windows import DEFAULT_WINDOWS_S, LATENCY_COLUMNS, sorted_latencies, window_columns, window_records
@@ -232,8 +232,22 @@ def _configured_rps(options: AnalysisOptions, keys: dict[str, str]) -> float | N
     return rates.get((keys["run_id"], keys["scenario"])) or rates.get((keys["run_id"], keys["operation"]))
 
 
+Curves = dict[tuple[str, ...], np.ndarray]  # group key values -> its latency CDF's points (see `analyse`)
+CURVE_POINTS = 2000  # a plot needs no more points than pixels: exact quantiles at this many levels
+
+
+def latency_curve(sorted_ms: np.ndarray, points: int = CURVE_POINTS) -> np.ndarray:
+    """Sorted latencies thinned to `points` exact quantiles (evenly spaced levels, first and last included): all of
+    them when they are no more."""
+    return sorted_ms if sorted_ms.size <= points else sorted_quantiles(sorted_ms, np.linspace(0, 1, points))
+
+
 def analyse_group(
-    group: pd.DataFrame, keys: dict[str, str], options: AnalysisOptions, pool: Executor | None = None
+    group: pd.DataFrame,
+    keys: dict[str, str],
+    options: AnalysisOptions,
+    pool: Executor | None = None,
+    curves: Curves | None = None,
 ) -> dict[str, Any]:
     """Everything about one group; `group` must come from `frame.prepare`. With a `pool`, its cold starts, counts,
     spreads and cost (`_side_tasks`) are queued there while this thread sorts the latencies and does the windows,
@@ -246,7 +260,9 @@ def analyse_group(
     resolved, source = resolve_cold_starts(judged)
     tasks = _side_tasks(resolved, group, source, keys, options)
     futures = [_start(pool, fn, *args) for fn, args in tasks]
-    latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA
+    latencies = sorted_latencies(resolved)  # one sort per latency column: overall figures, CIs, SLA, the CDF
+    if curves is not None:
+        curves[tuple(keys[k] for k in GROUP_KEYS)] = latency_curve(latencies["latency"][1])
     windows = _windows(resolved, options, latencies)
     stats = {
         column: latency_stats_with_ci(latencies[prefix][1], options.confidence, presorted=True)
@@ -294,19 +310,22 @@ def _read_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({name: frame[name] for name in frame.columns if name in READ_COLUMNS}, copy=False)
 
 
-def analyse(frame: pd.DataFrame, options: AnalysisOptions | None = None, prepared: bool = False) -> list[dict]:
+def analyse(
+    frame: pd.DataFrame, options: AnalysisOptions | None = None, prepared: bool = False, curves: Curves | None = None
+) -> list[dict]:
     """One summary per group (see module doc): the groups one after the other (one group's work in memory at a
     time), each spread over ANALYSIS_THREADS threads: the caller's and a pool of the others (bounded by the CPU
-    count; 1: the caller's alone)."""
+    count; 1: the caller's alone). `curves`, when given, gets each group's successful latencies, sorted (the
+    analysis' own sort) and thinned (`latency_curve`), keyed by the group's key values: the report's CDFs."""
     options = options or AnalysisOptions()
     if frame.empty:
         return []
     data = frame if prepared else prepare(_read_columns(frame))
     workers = min(ANALYSIS_THREADS, os.cpu_count() or 1)
     if workers <= 1:
-        return [analyse_group(group, keys, options) for keys, group in iter_groups(data)]
+        return [analyse_group(group, keys, options, None, curves) for keys, group in iter_groups(data)]
     with ThreadPoolExecutor(workers - 1) as pool:
-        return [analyse_group(group, keys, options, pool) for keys, group in iter_groups(data)]
+        return [analyse_group(group, keys, options, pool, curves) for keys, group in iter_groups(data)]
 
 
 def summarize(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -88,14 +88,14 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
         return None
     origin = float(np.nanmin(t_s)) if origin_s is None else origin_s
     sent = t_s[~np.isnan(t_s)]
-    if not in_order(sent):
-        sent = np.sort(sent)
+    if not in_order(sent):  # a sorted run per producer file: timsort merges them (2x faster than a quicksort)
+        sent = np.sort(sent, kind="stable")
     step_s = sorted_median(np.diff(sent)) if sent.size > 1 else None
     completion = group["completion_unix_s"].to_numpy(dtype=float)
     ok = group["ok_bool"].to_numpy(dtype=bool)
     cold_known = group["cold_known"].to_numpy(dtype=bool)
     latencies = latencies if latencies is not None else sorted_latencies(group)
-    sent_s = np.nan_to_num(t_s - origin, nan=0.0)
+    sent_s = _nan_as_zero(t_s - origin)
     latency_rows, shared = {}, None  # the columns' successful values in send order, and their send offsets
     for prefix, column in LATENCY_COLUMNS.items():
         rows = latencies[prefix][0]
@@ -107,7 +107,7 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
     return _Times(
         origin_s=origin,
         sent_s=sent_s,
-        done_s=np.nan_to_num(completion - origin, nan=0.0),
+        done_s=_nan_as_zero(completion - origin),
         ok=ok,
         done_ok=ok & ~np.isnan(completion),
         cold_known=cold_known,
@@ -116,6 +116,12 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
         step_s=step_s,
         latency_rows=latency_rows,
     )
+
+
+def _nan_as_zero(values: np.ndarray) -> np.ndarray:
+    """`np.nan_to_num(values, nan=0.0)`, without its passes for infinities when every value is finite (the usual
+    case: then `values` itself)."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values, nan=0.0)
 
 
 def _in_send_order(offsets_s: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -27,7 +27,7 @@ def _jobs(parent: int, hang_s: float = 0.0, fail: bool = False) -> dict:
 
         return job
 
-    names = ["comparison", *THEIRS, "sla_windows"]
+    names = ["latency_cdf", *THEIRS, "sla_windows"]
     return {name: who(name) for name in names}
 
 
@@ -49,9 +49,9 @@ def _no_child_left(pids: dict[str, int]) -> None:
 
 def test_the_childs_share_is_drawn_in_a_child_and_the_rest_here_in_order(forkable):
     drawn = drawing.draw(_jobs(os.getpid()))
-    assert list(drawn) == ["comparison", *THEIRS, "sla_windows"]
+    assert list(drawn) == ["latency_cdf", *THEIRS, "sla_windows"]
     pids = _pids(drawn)
-    assert pids["comparison"] == pids["sla_windows"] == os.getpid()
+    assert pids["latency_cdf"] == pids["sla_windows"] == os.getpid()
     assert len({pids[name] for name in THEIRS}) == 1 and pids[THEIRS[0]] != os.getpid()
     _no_child_left(pids)
 
@@ -93,7 +93,7 @@ def theirs():
     time.sleep(60)
 def ours():
     time.sleep(60)
-drawing.draw({"comparison": ours, drawing.CHILD_SHARE[0]: theirs})
+drawing.draw({"latency_cdf": ours, drawing.CHILD_SHARE[0]: theirs})
 """
 
 

@@ -24,7 +24,7 @@ from analysis.latency import (
     sorted_quantiles,
 )
 from analysis.plots import label
-from analysis.summary import analyse, iter_groups
+from analysis.summary import analyse, iter_groups, latency_curve
 from analysis.windows import (
     LATENCY_COLUMNS,
     sorted_latencies,
@@ -114,8 +114,9 @@ def test_report_cdfs_are_each_groups_sorted_successful_latencies():
     records[10].latency_ms = None  # a success without a latency
     frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in records]))
     frame = frame.iloc[np.random.default_rng(3).permutation(len(frame))].reset_index(drop=True)  # groups apart
-    groups = analyse(frame)
-    curves = cdfs(frame, groups)
+    found: dict = {}
+    groups = analyse(frame, curves=found)
+    curves = cdfs(groups, found)
     ok = frame[frame["ok_bool"] & frame["operation"].isin(["predict", "invoke", "s3-infer"])]
     expected = {
         label(g): np.sort(rows["latency_ms"].dropna().to_numpy())
@@ -392,3 +393,11 @@ def test_a_raw_frame_is_analysed_from_views_of_the_columns_it_reads():
         assert np.shares_memory(read[name].to_numpy(), raw[name].to_numpy())
     whole = json.dumps(analyse(prepare(raw), prepared=True), default=str, sort_keys=True)
     assert json.dumps(analyse(raw), default=str, sort_keys=True) == whole
+
+
+def test_a_latency_curve_is_every_value_or_exact_quantiles():
+    values = np.sort(np.random.default_rng(5).lognormal(3.0, 0.5, 5_000))
+    thinned = latency_curve(values, points=300)
+    np.testing.assert_array_equal(thinned, np.quantile(values, np.linspace(0, 1, 300)))
+    assert thinned[0] == values[0] and thinned[-1] == values[-1]
+    np.testing.assert_array_equal(latency_curve(values[:300], points=300), values[:300])
