@@ -27,6 +27,7 @@ from analysis.plots import label
 from analysis.summary import analyse, iter_groups, latency_curve
 from analysis.windows import (
     LATENCY_COLUMNS,
+    _nan_as_zero,
     sorted_latencies,
     window_columns,
     window_frame,
@@ -401,3 +402,10 @@ def test_a_latency_curve_is_every_value_or_exact_quantiles():
     np.testing.assert_array_equal(thinned, np.quantile(values, np.linspace(0, 1, 300)))
     assert thinned[0] == values[0] and thinned[-1] == values[-1]
     np.testing.assert_array_equal(latency_curve(values[:300], points=300), values[:300])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan), st.just(math.inf), st.just(-math.inf)), max_size=30))
+def test_nan_as_zero_is_nan_to_num(values):
+    array = np.array(values, dtype=float)
+    np.testing.assert_array_equal(_nan_as_zero(array.copy()), np.nan_to_num(array, nan=0.0))
