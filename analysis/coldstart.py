@@ -70,8 +70,12 @@ def attach_report_lines(frame: pd.DataFrame, reports: pd.DataFrame) -> tuple[pd.
         ("max_memory_used_mb", "r_max_memory_used_mb"),
     )
     for column, source in pairs:
-        missing = matched & out[column].isna().to_numpy()
-        out.loc[missing, column] = joined.loc[missing, source].to_numpy()
+        values = out[column].to_numpy(dtype=float)
+        missing = matched & np.isnan(values)
+        if missing.any():  # a new column (the one read may be read-only: fastread), else the same one shared
+            values = values.copy()
+            values[missing] = joined.loc[missing, source].to_numpy(dtype=float)
+            out[column] = values
     return out, {"report_lines": len(reports), "matched": int(matched.sum())}
 
 

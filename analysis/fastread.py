@@ -219,7 +219,12 @@ def read_all_clean(paths: list[Path], columns: list[str] | None = None) -> pd.Da
 
 def _floats(chunked) -> np.ndarray:
     """A number column as one float64 array, filled chunk by chunk (NaN for null): numpy's memory, not the read
-    pool's (ChunkedArray.to_numpy would allocate it from Arrow's default pool, beside the freed read pool)."""
+    pool's (ChunkedArray.to_numpy would allocate it from Arrow's default pool, beside the freed read pool).
+
+    A column with no value at all (a field these records never fill: a server's billed ms, a client's handler
+    ms...) is one NaN seen by every row (read-only, no memory: 80 MB less per such column at 10 M records)."""
+    if chunked.null_count == len(chunked):
+        return np.broadcast_to(np.float64(np.nan), (len(chunked),))
     out, at = np.empty(len(chunked), dtype=np.float64), 0
     for chunk in chunked.chunks:
         out[at : at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
