@@ -141,18 +141,20 @@ def load_run(
     files = run.record_files()
     if not files:
         missing.append(f"{run.records_dir}: no record files")
+    reports, log_files = run_report_lines(run.logs_dir)
+    for path in extra_logs:
+        reports.extend(iter_report_lines(path))
+        log_files.append(path)
+    # function_request_id only joins REPORT lines: without any, not read (a string a record)
+    columns = [name for name in RECORD_COLUMNS if reports or name != "function_request_id"]
     counts = ReadCounts()
-    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts, columns=list(RECORD_COLUMNS))
+    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts, columns=columns)
     info = _run_info(run, frame, missing)
     info["records_skipped"] = _skipped(counts, missing)
     if files and frame.empty:
         missing.append(f"{run.records_dir}: record files hold no records")
     frame = prepare(frame)
     frame["run_id"] = _one_value(run.run_id, len(frame))
-    reports, log_files = run_report_lines(run.logs_dir)
-    for path in extra_logs:
-        reports.extend(iter_report_lines(path))
-        log_files.append(path)
     frame, joined = attach_report_lines(frame, report_frame(reports))
     info["report_lines"] = {**joined, "files": [str(p) for p in log_files]}
     functions = frame["target"].map(target_kind).isin(["function"]) | (frame["operation"] == "s3-infer")

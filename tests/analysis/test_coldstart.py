@@ -155,3 +155,18 @@ def test_count_before_by_a_merge_is_the_search_of_the_sorted_completions(sends, 
     ranked, done = np.sort(np.array(sends, dtype=float)), np.sort(np.array(completions, dtype=float))
     expected = np.searchsorted(done, ranked, side="left")  # ties: a completion equal to a send is not before it
     np.testing.assert_array_equal(_count_before(done, ranked), expected)
+
+
+def test_function_request_ids_are_read_only_when_report_lines_can_join_them(tmp_path):
+    from analysis.report import load_run
+
+    records = faas_records(40, cold_every=20)
+    run = write_run(tmp_path, records)
+    frame, info = load_run(run, [])
+    assert "function_request_id" not in frame.columns and info["report_lines"]["matched"] == 0
+    log = run.logs_dir / "functions" / "platform.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("\n".join(platform_log_line(r, "inference-api", None) for r in records) + "\n")
+    frame, info = load_run(run, [])  # the segment left by the first read lacks the column: the CSV read again
+    assert "function_request_id" in frame.columns and info["report_lines"]["matched"] == 40
+    assert frame["billed_ms"].tolist() == [float(np.ceil(r.duration_ms)) for r in records]
