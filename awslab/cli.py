@@ -23,6 +23,7 @@ from labkit.config import LabConfig, load_config
 from labkit.errors import ConfigError, Interrupted, exit_code_of
 from labkit.images import image_set
 from labkit.net import is_loopback_host
+from labkit.records import iter_records
 from labkit.runctx import RunContext
 from labkit.rundir import RunDir, latest_run
 
@@ -207,7 +208,7 @@ def run_local(args: argparse.Namespace, scenario: str, experiment: dict[str, Any
                 ctx.run.update_manifest(platform_stats=cloud.platform.stats() if cloud.platform else {})
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; the records sent so far are kept in {ctx.run.path}") from None
-    say(f"{lab.writer.count} records in {ctx.run.path}")
+    say(f"{ctx.run.read_manifest().get('records', 0)} records in {ctx.run.path}")
     if args.collect:
         collect_local(ctx.run, Path(cloud.endpoints.aggregate_log), say)
     return 0
@@ -228,7 +229,12 @@ def run_body(lab: Lab, body: Callable[[], None]) -> None:
             body()
     finally:
         lab.writer.close()
-        lab.run.update_manifest(records=lab.writer.count)
+        lab.run.update_manifest(records=record_count(lab.run))
+
+
+def record_count(run: RunDir) -> int:
+    """The records of every file of the run: the lab's own and its load phases' (Locust's files)."""
+    return sum(1 for path in run.record_files() for _ in iter_records(path))
 
 
 def run_experiment(args: argparse.Namespace, lab: Lab, body: Callable[[], None], collect: bool = True) -> int:
@@ -239,8 +245,8 @@ def run_experiment(args: argparse.Namespace, lab: Lab, body: Callable[[], None],
         with lab.ctx:
             run_body(lab, body)
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; {lab.writer.count} records kept in {lab.run.path}") from None
-    say(f"{lab.writer.count} records in {lab.run.path}")
+        raise Interrupted(f"interrupted; {record_count(lab.run)} records kept in {lab.run.path}") from None
+    say(f"{lab.run.read_manifest().get('records', 0)} records in {lab.run.path}")
     if collect and args.collect:
         collect_run(args, lab.run)
     return 0

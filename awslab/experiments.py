@@ -139,13 +139,15 @@ def load_plan(lab: Lab, load: LoadPhase, scenarios: list[str]) -> Plan:
 
 def run_load_phase(lab: Lab, plan: Plan, load: LoadPhase, scenario: str) -> None:
     """Locust on the plan's workload `scenario`, a child of the run context (records: target lambda)."""
+    from analysis.compactor import Compactor
     from locustfiles.runner import run_workload  # Locust starts only when a load phase runs
 
     if lab.ctx is None:
         raise ConfigError("a load phase needs the experiment's run context (Lab.ctx)")
     lab.progress(f"{scenario}: Locust {load.shape} {load.rate_rps:g} req/s for {load.duration_s:g} s")
-    run_workload(lab.ctx, plan, scenario, load.url.rstrip("/"), progress=lambda: lab.progress(f"{scenario}: running"),
-                 interval_s=10.0)  # fmt: skip
+    with Compactor(lab.run.records_dir):  # the records' columnar copy as they come (analysis.compactor)
+        run_workload(lab.ctx, plan, scenario, load.url.rstrip("/"),
+                     progress=lambda: lab.progress(f"{scenario}: running"), interval_s=10.0)  # fmt: skip
 
 
 def cold_starts(lab: Lab, count: int, warm_after: int) -> None:

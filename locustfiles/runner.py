@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.compactor import Compactor
 from experiments.launch import start_http
 from experiments.plan import DEFAULT_MAX_PROCESSES, Plan
 from experiments.planfile import parse_plan, write_plan_json
@@ -122,6 +123,6 @@ class LoadPlan:
 def run_locust(plan: LoadPlan, run: RunDir, progress: ProgressFn | None = None, interval_s: float = 5.0) -> Child:
     """Run `plan` to completion in `run` (its plan.json written, its status set when Locust is done)."""
     full = plan.to_plan()
-    with RunContext(run) as ctx:
+    with RunContext(run) as ctx, Compactor(run.records_dir):  # the records' columnar copy as they come
         write_plan_json(run.path, full)
         return run_workload(ctx, full, plan.target, plan.url.rstrip("/"), progress, interval_s)

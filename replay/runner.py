@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.compactor import Compactor
 from experiments.planfile import write_plan_json
 from labkit.config import LabConfig
 from labkit.errors import ConfigError, InputError, Interrupted, TargetError
@@ -160,7 +161,9 @@ def replay(options: ReplayOptions, explicit: set[str], config: LabConfig, say: S
     lock = lock_run(run)
     try:
         ctx = RunContext(run)
-        with ctx:  # owns the run's processes (the local cloud) and its final status
+        # ctx owns the run's processes (the local cloud) and its final status; the compactor writes the records'
+        # columnar copy as they come (analysis.compactor), so the report parses little CSV
+        with ctx, Compactor(run.records_dir):
             outcome = _replay_locked(options, run, schedule, config, say, ctx)
             ctx.problems.extend(outcome.problems)
             if outcome.status == "interrupted":

@@ -86,3 +86,16 @@ def test_burst_and_cold_starts_against_the_local_cloud(local_env: dict[str, str]
     assert done.returncode == 0, done.stderr
     records = list(iter_records(latest_run(tmp_path / "cold").records_dir / "awslab.csv"))
     assert [(r.scenario, r.cold_start) for r in records] == [("cold-forced", True), ("cold-forced-warm", False)] * 2
+
+
+def test_a_load_phase_counts_its_records_in_the_run(local_env: dict[str, str], tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    args = ["memory-sweep", "--memory-mb", "256", "--cold", "1", "--warm", "1", "--load-rate-rps", "5"]
+    args += ["--load-duration-s", "2", "--target", "local", "--local-model", "smallcnn", "--runs", str(runs)]
+    done = _cli([*args, "--update-delay-s", "1"], local_env)
+    assert done.returncode == 0, done.stderr
+    run = latest_run(runs)
+    per_file = {path.name: sum(1 for _ in iter_records(path)) for path in run.record_files()}
+    assert per_file.pop("awslab.csv") == 2 and sum(per_file.values()) == 10  # Locust's file: 5 req/s for 2 s
+    assert run.read_manifest()["records"] == 12  # the lab's records and its load phase's, not the lab's alone
+    assert f"12 records in {run.path}" in done.stderr + done.stdout
