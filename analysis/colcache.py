@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,41 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 _LIBC = _glibc()
+
+
+# a segment's rows summed up in its metadata (`spans`), so that a report finds which groups a file holds, and when
+# they ran, without reading its rows (analysis.parts)
+KEY_COLUMNS = ("target", "scenario", "operation")
+TIME_COLUMNS = ("intended_send_unix_s", "actual_send_unix_s", "completion_unix_s")  # t_s: the first one present
+Span = tuple[str, str, str, float | None, float | None]  # target, scenario, operation, min and max t_s
+
+
+def table_spans(table) -> list[Span] | None:
+    """Per (target, scenario, operation) of an Arrow table's rows: the min and max of t_s (the intended send, else
+    the actual send, else the completion, as analysis.frame.prepare makes it; None when no row has one); None
+    for a table without the key columns or any time column. A table of one workload (the usual) is not grouped."""
+    import pyarrow.compute as pc
+
+    times = [table.column(name) for name in TIME_COLUMNS if name in table.column_names]
+    if not times or any(name not in table.column_names for name in KEY_COLUMNS):
+        return None
+    t_s = pc.coalesce(*times) if len(times) > 1 else times[0]
+    values = [pc.unique(table.column(name)) for name in KEY_COLUMNS]
+    if all(len(found) == 1 for found in values):
+        extent = pc.min_max(t_s)
+        keys = tuple(found.to_pylist()[0] for found in values)
+        return [(*keys, extent["min"].as_py(), extent["max"].as_py())]
+    keyed = table.select(list(KEY_COLUMNS)).append_column("t_s", t_s)
+    rows = keyed.group_by(list(KEY_COLUMNS)).aggregate([("t_s", "min"), ("t_s", "max")]).to_pylist()
+    return [(*(row[name] for name in KEY_COLUMNS), row["t_s_min"], row["t_s_max"]) for row in rows]
+
+
+def _spans_of(metadata: dict | None) -> list[Span] | None:
+    try:
+        found = json.loads((metadata or {})[b"spans"])
+        return [(str(a), str(b), str(c), lo, hi) for a, b, c, lo, hi in found]
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def cache_dir(path: Path) -> Path | None:
@@ -121,6 +157,7 @@ class Link(NamedTuple):
     start: int  # the CSV offset it starts at
     end: int  # the CSV offset it ends at
     fields: list[int]  # the indices of the columns asked for in its schema
+    spans: list[Span] | None  # its rows' spans (`table_spans`), None in a segment that does not hold them
 
 
 def chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[Link]:
@@ -140,7 +177,8 @@ def chain(handle: BinaryIO, path: Path, names: list[str], start: int) -> list[Li
             end = None
         if end is None:
             break
-        links.append(Link(found[start], start, end, sorted(schema.get_field_index(n) for n in names)))
+        fields = sorted(schema.get_field_index(n) for n in names)
+        links.append(Link(found[start], start, end, fields, _spans_of(schema.metadata)))
         start = end
     return links
 
@@ -218,6 +256,9 @@ def write_segment(handle: BinaryIO, path: Path, table, start: int, end: int) -> 
         _sweep_partials(where)
         check = range_check(handle, start, end)
         meta = {b"start": str(start).encode(), b"end": str(end).encode(), b"check": check}
+        spans = table_spans(table)
+        if spans is not None:
+            meta[b"spans"] = json.dumps(spans).encode()
         table = table.unify_dictionaries().replace_schema_metadata(meta)  # chunks as parsed: no copy
         options = ipc.IpcWriteOptions(compression="lz4")
         with pa.OSFile(str(partial), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:

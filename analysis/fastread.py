@@ -186,6 +186,32 @@ def clean_table(path: Path, columns: list[str] | None = None):
     return table if table is not None and table.num_rows else None
 
 
+def file_spans(path: Path, columns: list[str]) -> list[colcache.Span] | None:
+    """The spans (colcache.table_spans) of a clean file's rows, from its segments' metadata as far as they hold
+    `columns` and their spans; the CSV past them parsed (all `columns`) and left as a segment, as `clean_table`
+    would, so that reading the file next parses nothing. None for a file to be read the exact way."""
+    found = header_of(path)
+    if found is None:
+        return None
+    header, header_end = found
+    names = [n for n in header if n in columns]
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        links = colcache.chain(handle, path, names, header_end)
+        known = [link for link in links[: next((i for i, k in enumerate(links) if k.spans is None), len(links))]]
+        spans = [span for link in known for span in link.spans or ()]
+        start = known[-1].end if known else header_end
+        if start < size:
+            tail = parse_rows(_file_from(path, start), header, columns)
+            tail_spans = None if tail is None else colcache.table_spans(tail)
+            if tail_spans is None:
+                return None
+            if _same_file(handle, path, size):
+                colcache.write_segment(handle, path, tail, start, size)
+            spans += tail_spans
+    return spans
+
+
 def _same_file(handle, path: Path, size: int) -> bool:
     """Whether `path` is still the open file, `size` bytes long (nothing written or replaced meanwhile)."""
     now, then = path.stat(), os.fstat(handle.fileno())

@@ -180,13 +180,30 @@ def rows_by_group(frame: pd.DataFrame, names: tuple[str, ...]) -> Iterator[tuple
         yield _keys(code, encoded, names), slice(start, stop) if order is None else order[start:stop]
 
 
-def longest_extent(frame: pd.DataFrame, names: tuple[str, ...], column: str) -> float:
-    """The largest (max - min) of `column` (NaN skipped) within any group of the text columns `names`; 0.0 when
-    no group has a value."""
+Extents = dict[tuple[str, ...], tuple[float, float]]  # group keys -> (min, max) of a column
+
+
+def extents(frame: pd.DataFrame, names: tuple[str, ...], column: str) -> Extents:
+    """Per group of the text columns `names` that has a value of `column` (NaN skipped): its (min, max)."""
     values = frame[column].to_numpy(dtype=float)
-    longest = 0.0
-    for _, rows in rows_by_group(frame, names):
+    out: Extents = {}
+    for keys, rows in rows_by_group(frame, names):
         part = values[rows]
         if part.size and not np.isnan(part).all():
-            longest = max(longest, float(np.nanmax(part) - np.nanmin(part)))
-    return longest
+            out[tuple(keys[n] for n in names)] = (float(np.nanmin(part)), float(np.nanmax(part)))
+    return out
+
+
+def merged_extents(parts: list[Extents]) -> Extents:
+    """The extents of the union of the parts' rows (a group may have rows in several parts)."""
+    out: Extents = {}
+    for part in parts:
+        for key, (low, high) in part.items():
+            seen = out.get(key)
+            out[key] = (low, high) if seen is None else (min(seen[0], low), max(seen[1], high))
+    return out
+
+
+def longest_extent(found: Extents) -> float:
+    """The largest (max - min) of any group; 0.0 when there is none."""
+    return max((high - low for low, high in found.values()), default=0.0)

@@ -9,31 +9,31 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.coldstart import attach_report_lines, report_frame
+from analysis.colcache import release_read_memory
 from analysis.compare import verdicts
 from analysis.comparison import order
-from analysis.cost import memory_sweep, pricing_used, target_kind
+from analysis.cost import memory_sweep, pricing_used
 from analysis.figures import cdfs, make_plots
-from analysis.frame import load_frame, prepare
-from analysis.groups import RECORD_COLUMNS, longest_extent
-from analysis.inputs import read_locust_csv, report_log_records, run_report_lines
+from analysis.frame import prepare
+from analysis.groups import GROUP_KEYS, extents, longest_extent, merged_extents
+from analysis.inputs import read_locust_csv, report_log_records
 from analysis.labels import defining_fields, group_labels
 from analysis.pricing import DEFAULT_PRICING, Pricing, load_pricing
 from analysis.render import render_html, render_markdown
+from analysis.runread import EXTENT_KEYS, RunRecords, open_run_records
 from analysis.sla import load_sla
 from analysis.summary import AnalysisOptions, Curves, analyse
-from analysis.timeline import plan_rates, plan_timeline
+from analysis.timeline import TIMELINE_COLUMNS, has_plan_timeline, plan_rates, plan_timeline
 from analysis.windows import DEFAULT_WINDOWS_S, plot_window_s, windows_table
 from labkit.config import DEFAULT_CONFIG_DIR
 from labkit.errors import InputError
-from labkit.records import ReadCounts
-from labkit.reportlog import iter_report_lines
 from labkit.rundir import RunDir
 
 DEFAULT_SLA = DEFAULT_CONFIG_DIR / "sla.yaml"
@@ -98,73 +98,6 @@ def configured_rates(manifest: dict[str, Any]) -> dict[tuple[str, str], float]:
     return out
 
 
-def read_manifest(run: RunDir) -> dict[str, Any]:
-    """The run's manifest.json, checked to be an object whose config, machine and versions are objects."""
-    try:
-        manifest = run.read_manifest()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{run.manifest_path}: cannot read the run's manifest ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise InputError(
-            f"{run.manifest_path}: expected a JSON object (run_id, status, config, ...), got {type(manifest).__name__}"
-            "; restore the run's manifest.json from a copy"
-        )
-    for key in ("config", "machine", "versions"):
-        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
-            raise InputError(f"{run.manifest_path}: {key!r}: expected a JSON object, got {manifest[key]!r}")
-    return manifest
-
-
-def _run_info(run: RunDir, frame: pd.DataFrame, missing: list[str]) -> dict[str, Any]:
-    manifest = read_manifest(run)
-    if manifest.get("status") != "complete":
-        missing.append(f"{run.path}: the run did not complete (status {manifest.get('status')!r}); figures are partial")
-    keys = ("run_id", "scenario", "status", "git_sha", "started_unix_s", "ended_unix_s", "machine", "versions")
-    return {**{k: manifest.get(k) for k in keys}, "run_id": run.run_id, "records": len(frame), "manifest": manifest}
-
-
-def _skipped(counts: ReadCounts, missing: list[str]) -> dict[str, int]:
-    """Say what the reader skipped (in the report's missing-inputs list) and count it for summary.json."""
-    if counts.torn:
-        what = f"{counts.torn} torn record{'s' if counts.torn > 1 else ''} skipped (a writer stopped mid-row)"
-        missing.append(f"{what}: " + ", ".join(counts.torn_at))
-    if counts.bad:
-        what = f"{counts.bad} bad row{'s' if counts.bad > 1 else ''} skipped (--skip-bad-rows)"
-        missing.append(f"{what}: " + "; ".join(counts.bad_at) + ("; ..." if counts.bad > len(counts.bad_at) else ""))
-    return {"torn": counts.torn, "bad_rows": counts.bad}
-
-
-def load_run(
-    run: RunDir, missing: list[str], extra_logs: tuple[Path, ...] = (), skip_bad_rows: bool = False
-) -> tuple[pd.DataFrame, dict]:
-    """A run's records (prepared, run_id forced to the dir's id) with its REPORT lines (and extra logs') joined."""
-    files = run.record_files()
-    if not files:
-        missing.append(f"{run.records_dir}: no record files")
-    reports, log_files = run_report_lines(run.logs_dir)
-    for path in extra_logs:
-        reports.extend(iter_report_lines(path))
-        log_files.append(path)
-    # function_request_id only joins REPORT lines: without any, not read (a string a record)
-    columns = [name for name in RECORD_COLUMNS if reports or name != "function_request_id"]
-    counts = ReadCounts()
-    frame = load_frame(files, skip_bad_rows=skip_bad_rows, counts=counts, columns=columns)
-    info = _run_info(run, frame, missing)
-    info["records_skipped"] = _skipped(counts, missing)
-    if files and frame.empty:
-        missing.append(f"{run.records_dir}: record files hold no records")
-    frame = prepare(frame)
-    frame["run_id"] = _one_value(run.run_id, len(frame))
-    frame, joined = attach_report_lines(frame, report_frame(reports))
-    info["report_lines"] = {**joined, "files": [str(p) for p in log_files]}
-    functions = frame["target"].map(target_kind).isin(["function"]) | (frame["operation"] == "s3-infer")
-    if functions.any() and not reports:
-        missing.append(
-            f"{run.logs_dir}: no REPORT lines; billed durations come from the records only (or give --report-log FILE)"
-        )
-    return frame, info
-
-
 def _external(options: ReportOptions, missing: list[str], standalone: bool) -> tuple[list[pd.DataFrame], list]:
     """REPORT-log files as records of their own (when no run dir is given) and Locust CSV summaries."""
     frames = []
@@ -175,6 +108,31 @@ def _external(options: ReportOptions, missing: list[str], standalone: bool) -> t
         missing.append(f"{path}: REPORT lines only: no client-side latency; durations, cold starts and cost only")
     locust = [read_locust_csv(prefix) for prefix in options.locust_csv]
     return frames, locust
+
+
+def analyse_parts(readings: list[RunRecords], extra: list[pd.DataFrame], options: AnalysisOptions, curves: Curves,
+                  timeline: bool) -> tuple[list[dict[str, Any]], int, list[pd.DataFrame]]:  # fmt: skip
+    """Every run's groups, a part at a time (analysis.runread), then the outside inputs' groups, sorted by their
+    keys as one analysis of everything sorts them; the records counted; with `timeline`, the columns the plan's
+    timeline reads, of every part. A group found in two parts (two run dirs of one name) is analysed once over all
+    its rows: everything read again and analysed at once."""
+    groups, count, kept = [], 0, []
+    for frame in chain(*(reading.frames() for reading in readings), extra):
+        count += len(frame)
+        groups += analyse(frame, options, prepared=True, curves=curves)
+        if timeline:  # a copy: a view would keep the part's columns alive
+            kept.append(frame[list(TIMELINE_COLUMNS)].copy())
+        del frame  # the part's memory let go of, and handed back, before the next part is read
+        release_read_memory()
+    for reading in readings:
+        reading.finish()
+    keys = [tuple(group[k] for k in GROUP_KEYS) for group in groups]
+    if len(set(keys)) < len(keys):
+        curves.clear()
+        frames = [reading.read_again() for reading in readings] + extra
+        whole = pd.concat([f for f in frames if len(f)], ignore_index=True)
+        return analyse(whole, options, prepared=True, curves=curves), count, kept
+    return [groups[i] for i in sorted(range(len(groups)), key=keys.__getitem__)], count, kept
 
 
 def _sweep(groups: list[dict[str, Any]], with_run: bool) -> dict[str, Any]:
@@ -204,14 +162,10 @@ def _overall(groups: list[dict[str, Any]]) -> str:
 
 def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The summary dict (summary.json) and the plots of the runs and outside inputs."""
-    missing: list[str] = []
-    frames, runs = [], []
-    for path in run_paths:
-        frame, info = load_run(RunDir.open(path), missing, options.report_logs, options.skip_bad_rows)
-        frames.append(frame)
-        runs.append(info)
-    extra, locust = _external(options, missing, standalone=not run_paths)
-    frames += extra
+    readings = [open_run_records(RunDir.open(p), options.report_logs, options.skip_bad_rows) for p in run_paths]
+    outside: list[str] = []
+    extra, locust = _external(options, outside, standalone=not run_paths)
+    runs = [reading.info for reading in readings]
     runs += [
         {"run_id": str(f["run_id"].iloc[0]), "scenario": "report-log", "status": "imported", "records": len(f)}
         for f in extra
@@ -220,18 +174,20 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
         {"run_id": Path(item["prefix"]).name, "scenario": "locust-csv", "status": "imported", "records": 0}
         for item in locust
     ]
-    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(len(f) for f in frames) else None
     sla = load_sla(options.sla_path) if options.sla_path else None
     pricing = load_pricing(options.pricing_path) if options.pricing_path else None
     rates = {k: v for info in runs for k, v in configured_rates(info.pop("manifest", {})).items()}
     rates |= {k: v for path in run_paths for k, v in plan_rates(path).items()}
-    span_s = _longest_group_span_s(frame)
+    found = [r.extents for r in readings] + [extents(f, EXTENT_KEYS, "t_s") for f in extra]
+    span_s = longest_extent(merged_extents(found))
     plot_window = plot_window_s(span_s)
     table_window = max([w for w in options.windows_s if span_s / w >= 3], default=plot_window)
     windows = tuple(sorted(set(options.windows_s) | {plot_window}))
     analysis_options = AnalysisOptions(windows, sla, pricing, rates)
+    timeline_of = run_paths[0] if len(run_paths) == 1 and has_plan_timeline(run_paths[0]) else None
     curves: Curves = {}
-    groups = analyse(frame, analysis_options, prepared=True, curves=curves) if frame is not None else []
+    groups, record_count, kept = analyse_parts(readings, extra, analysis_options, curves, timeline_of is not None)
+    missing = [line for reading in readings for line in reading.missing] + outside  # said once every part was read
     for group, label in zip(groups, group_labels(groups), strict=True):
         group["label"] = label
     with_run = len(runs) > 1
@@ -239,7 +195,7 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
         "schema": SCHEMA,
         "title": _title(runs),
         "runs": runs,
-        "record_count": 0 if frame is None else len(frame),
+        "record_count": record_count,
         "records_skipped": {k: sum(r.get("records_skipped", {}).get(k, 0) for r in runs) for k in ("torn", "bad_rows")},
         "missing": missing,
         "windows_s": [f"{w:g}" for w in windows],
@@ -258,9 +214,9 @@ def build_summary(run_paths: list[Path], options: ReportOptions) -> tuple[dict[s
         "cost": _cost_summary(groups, pricing, with_run),
     }
     summary["comparison"] = _comparison(groups, [r["run_id"] for r in runs])
-    if len(run_paths) == 1 and frame is not None:
-        summary["timeline"] = plan_timeline(run_paths[0], frame)
-    plots, skipped = make_plots(summary, cdfs(groups, curves)) if options.plots and frame is not None else ({}, {})
+    if len(run_paths) == 1 and record_count:
+        summary["timeline"] = plan_timeline(run_paths[0], pd.concat(kept, ignore_index=True)) if kept else None
+    plots, skipped = make_plots(summary, cdfs(groups, curves)) if options.plots and record_count else ({}, {})
     summary["plots_not_drawn"] = skipped
     return summary, plots
 
@@ -280,15 +236,6 @@ def _comparison(groups: list[dict[str, Any]], run_ids: list[str]) -> dict[str, A
         return {"groups": [], "baseline_reason": None, "varies": []}
     index = {id(g): i for i, g in enumerate(groups)}
     return {"groups": [index[id(g)] for g in ordered], "baseline_reason": why, "varies": defining_fields(ordered)}
-
-
-def _one_value(value: str, n: int) -> pd.Categorical:
-    """`value` n times, as one code a row (a column of n strings: ~9 bytes a row more, and slow to group by)."""
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), dtype=pd.CategoricalDtype(pd.Index([value])))
-
-
-def _longest_group_span_s(frame: pd.DataFrame | None) -> float:
-    return 0.0 if frame is None else longest_extent(frame, ("run_id", "target", "operation"), "t_s")
 
 
 def _title(runs: list[dict[str, Any]]) -> str:

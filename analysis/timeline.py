@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 REPLAY_OPERATIONS = ("s3-put", "s3-infer")
+# the record columns the timeline reads
+TIMELINE_COLUMNS = ("scenario", "operation", "intended_send_unix_s", "completion_unix_s", "ok", "latency_ms")
 MAX_BINS = 120
 
 
@@ -91,6 +93,12 @@ def series(members: pd.DataFrame, t0: float, width_s: float, span_s: float) -> l
                      "p50_ms": float(np.percentile(good, 50)) if good.size else None,
                      "p99_ms": float(np.percentile(good, 99)) if good.size else None})  # fmt: skip
     return rows
+
+
+def has_plan_timeline(run_path: Path) -> bool:
+    """Whether the run was made from a plan whose sub-runs the manifest records (else its timeline is None)."""
+    manifest = _read_json(run_path / "manifest.json") or {}
+    return _read_json(run_path / "plan.json") is not None and bool(manifest.get("sub_runs"))
 
 
 def plan_timeline(run_path: Path, frame: pd.DataFrame) -> dict[str, Any] | None:

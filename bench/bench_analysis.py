@@ -30,18 +30,19 @@ Windows are floor((intended send - the target's first intended send) / window_s)
   peak, or pages reused from the build's freed heap, would not show. Every mode measures the same way).
 - disk (end to end): the records written as CSV files (RecordWriter's format: its header, minimal quoting,
   true/false, empty for None; written here by pyarrow, one file per producer process: see `--layout`) in a
-  temporary run dir; ours: `analysis.frame.load_frame` (the columns the analysis reads) + `prepare` +
-  `analyse`, a first read (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir), a
-  second one (`ours-cached`: from that copy) and a read after a run (`ours-run`: the copy a run's compactor
-  leaves when the records came at the synthetic rate: each file cut every 30 s of its rows, the pieces joining a
-  segment until it holds 16 MiB, up to the last piece, which is parsed; the compaction runs in a process of its
-  own before, as a run's compactor runs in the runner's process, not timed with the report: its seconds (one
-  thread, spent while the run went) are printed apart); peers: `pandas.read_csv`
-  of only the columns each needs (target as category; the full peer also error_kind as category, ok/cold_start
-  as boolean), then the same work as in memory (no cache: their every read is a first one). read_csv's C
-  engine, measured here against engine="pyarrow" (1 M records, 2 cpus): as fast or faster and about half the
-  peak RSS. polars reads with its own multi-threaded `scan_csv` (in memory, its input is a polars frame,
-  converted before the clock starts).
+  temporary run dir; ours: what a report reads and computes (`analysis.runread.open_run_records`: the run a part
+  at a time, files that share no group apart (analysis.parts: with the producer layout a part per target, so
+  about a quarter of the rows in memory at once; interleaved: one part), each part's `analyse`), a first read
+  (CSV parsed by pyarrow; it leaves an Arrow IPC copy in the run's cache/ dir), a second one (`ours-cached`: from
+  that copy) and a read after a run (`ours-run`: the copy a run's compactor leaves when the records came at the
+  synthetic rate: each file cut every 30 s of its rows, the pieces joining a segment until it holds 16 MiB, up to
+  the last piece, which is parsed; the compaction runs in a process of its own before, as a run's compactor runs
+  in the runner's process, not timed with the report: its seconds (one thread, spent while the run went) are
+  printed apart); peers: `pandas.read_csv` of only the columns each needs (target as category; the full peer also
+  error_kind as category, ok/cold_start as boolean), then the same work as in memory (no cache: their every read
+  is a first one). read_csv's C engine, measured here against engine="pyarrow" (1 M records, 2 cpus): as fast or
+  faster and about half the peak RSS. polars reads with its own multi-threaded `scan_csv` (in memory, its input
+  is a polars frame, converted before the clock starts).
 
 - report (`ours-report`): what `python -m analysis RUN` does after a run, timed whole: `analysis.report.write_report`
   of the run dir (its read from the columnar copy the modes before left, the analysis, the plots, report.md,
@@ -206,11 +207,17 @@ def _ours(frame) -> dict:
 
 
 def _ours_disk(run_dir: Path) -> dict:
-    from analysis.frame import load_frame, prepare
-    from analysis.groups import RECORD_COLUMNS
+    """A report's reading and analysis of the run dir: a part at a time (analysis.runread), no plots or files."""
+    from analysis.pricing import load_pricing
+    from analysis.report import DEFAULT_SLA, analyse_parts
+    from analysis.runread import open_run_records
+    from analysis.sla import load_sla
+    from analysis.summary import AnalysisOptions
+    from labkit.rundir import RunDir
 
-    frame = load_frame(sorted((run_dir / "records").glob("*.csv")), columns=list(RECORD_COLUMNS))
-    return _ours(prepare(frame))
+    options = AnalysisOptions(WINDOWS_S, load_sla(DEFAULT_SLA), load_pricing())
+    groups, _, _ = analyse_parts([open_run_records(RunDir(run_dir))], [], options, {}, timeline=False)
+    return {g["target"]: [w["latency_p99"] for w in g["windows"]["10"]] for g in groups}
 
 
 def _ours_report(run_dir: Path) -> dict:

@@ -158,7 +158,7 @@ def test_count_before_by_a_merge_is_the_search_of_the_sorted_completions(sends, 
 
 
 def test_function_request_ids_are_read_only_when_report_lines_can_join_them(tmp_path):
-    from analysis.report import load_run
+    from analysis.runread import load_run
 
     records = faas_records(40, cold_every=20)
     run = write_run(tmp_path, records)

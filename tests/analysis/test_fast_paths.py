@@ -15,7 +15,7 @@ from analysis.coldstart import idle_gap_s, in_flight_at_send
 from analysis.fastread import read_all_clean, read_clean
 from analysis.figures import cdfs
 from analysis.frame import _read_exact, load_frame, prepare
-from analysis.groups import _encoded, longest_extent, split_groups
+from analysis.groups import _encoded, extents, longest_extent, merged_extents, split_groups
 from analysis.latency import (
     PERCENTILES,
     grouped_percentiles,
@@ -98,15 +98,22 @@ def test_split_groups_is_groupby_without_copies():
         max_size=40,
     ),
     st.booleans(),
+    st.integers(0, 40),
 )
-def test_longest_extent_is_the_groupby_max_minus_min(rows, categorical):
+def test_extents_are_the_groupby_min_and_max_whole_or_merged_from_parts(rows, categorical, cut):
     frame = pd.DataFrame(rows, columns=["target", "operation", "t_s"], dtype=object).astype({"t_s": float})
     frame["run_id"] = "r"
     if categorical:
         frame = frame.astype({"target": "category", "operation": "category", "run_id": "category"})
-    spans = frame.groupby(["run_id", "target", "operation"], observed=True)["t_s"].agg(lambda t: t.max() - t.min())
-    expected = 0.0 if frame["t_s"].isna().all() else float(spans.max())
-    assert longest_extent(frame, ("run_id", "target", "operation"), "t_s") == expected
+    names = ("run_id", "target", "operation")
+    found = frame.groupby(list(names), observed=True)["t_s"].agg(["min", "max"]).dropna()
+    expected = {key: (row["min"], row["max"]) for key, row in found.iterrows()}
+    assert extents(frame, names, "t_s") == expected
+    # a report reading a run in parts merges each part's extents: the same as the whole frame's
+    parts = [extents(frame.iloc[:cut], names, "t_s"), extents(frame.iloc[cut:], names, "t_s")]
+    assert merged_extents(parts) == expected
+    spans = [high - low for low, high in expected.values()]
+    assert longest_extent(merged_extents(parts)) == max(spans, default=0.0)
 
 
 def test_report_cdfs_are_each_groups_sorted_successful_latencies():
