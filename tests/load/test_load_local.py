@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,15 +71,9 @@ def server_url(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_two_processes_split_the_schedule_with_no_record_lost_or_doubled(
-    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server_url: str, tmp_path: Path, quick_compactor: Callable[[str], list[Compactor]]
 ) -> None:
-    compactors: list[Compactor] = []
-
-    def quick(records_dir: Path) -> Compactor:  # the run's compactor, with rounds every 50 ms of whatever is new
-        compactors.append(Compactor(records_dir, interval_s=0.05, min_bytes=1, max_age_s=0.0))
-        return compactors[-1]
-
-    monkeypatch.setattr("locustfiles.runner.Compactor", quick)
+    compactors = quick_compactor("locustfiles.runner.Compactor")
     run = RunDir.create(tmp_path, "distributed")
     plan = LoadPlan("local-server", server_url, shape="constant", rate_rps=20.0, duration_s=3.0, processes=2)
     run_locust(plan, run)

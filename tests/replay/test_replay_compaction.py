@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,12 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_records_are_compacted_while_the_replay_goes(
-    moto: MotoS3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    moto: MotoS3Server,
+    tmp_path: Path,
+    quick_compactor: Callable[[str], list[Compactor]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rounds: list[Compactor] = []
-
-    def quick(records_dir: Path) -> Compactor:  # the run's compactor, with rounds every 50 ms of whatever is new
-        rounds.append(Compactor(records_dir, interval_s=0.05, min_bytes=1, max_age_s=0.0))
-        return rounds[-1]
-
-    monkeypatch.setattr("replay.runner.Compactor", quick)
+    rounds = quick_compactor("replay.runner.Compactor")
     moto.client("s3").create_bucket(Bucket="compacted-in")
     trace = write_counts(tmp_path / "flat.csv", [100] * 3)
     args = ["--s3-endpoint", moto.endpoint_url, "--no-report", "--bucket", "compacted-in", "--window", "all"]
