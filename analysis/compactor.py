@@ -10,12 +10,18 @@ with them), so a file keeps about one segment per `min_bytes`, and a report pars
 segment rewritten per `max_age_s`. It only reads the CSV files; a file that does not parse clean there is left
 to the report (which reads it the exact way). A round is bounded (files x max_bytes); the thread ends with the
 `with` block, after its current round.
+
+`python -m analysis.compactor RECORDS_DIR` runs one in a process of its own, until SIGTERM (or SIGINT, or its
+parent's end): for a run whose own process must not parse (the Locust web UI's, one gevent loop), started as a
+child of the run's context, which stops it before the report reads the copy.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -126,3 +132,32 @@ class Compactor:
                  tb: TracebackType | None) -> None:  # fmt: skip
         self._stop.set()
         self._thread.join()
+
+
+MAX_PROCESS_S = 7 * 24 * 3600.0  # a compactor process ends by itself after this long, whatever happens
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The compactor of RECORDS_DIR in this process, until SIGTERM / SIGINT, its parent's end or --max-s."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.compactor", description=main.__doc__)
+    parser.add_argument("records_dir", type=Path, help="a run's records/ dir")
+    parser.add_argument("--interval-s", type=float, default=INTERVAL_S, help="between rounds (default %(default)s)")
+    parser.add_argument("--min-bytes", type=int, default=MIN_BYTES, help="new rows parsed once this much is new")
+    parser.add_argument("--max-age-s", type=float, default=MAX_AGE_S, help="or once the newest waited this long")
+    parser.add_argument("--max-s", type=float, default=MAX_PROCESS_S, help="end after this long (default 7 days)")
+    args = parser.parse_args(argv)
+    if not args.records_dir.is_dir():
+        parser.error(f"{args.records_dir}: not a directory (a run's records/ dir)")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    parent, deadline = os.getppid(), time.monotonic() + args.max_s
+    with Compactor(args.records_dir, args.interval_s, args.min_bytes, max_age_s=args.max_age_s) as compactor:
+        while not stop.wait(1.0) and os.getppid() == parent and time.monotonic() < deadline:
+            pass
+    print(f"compactor of {args.records_dir}: segments written: {compactor.segments_written}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ import base64
 import gc
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,9 @@ def _prepare(environment: Any) -> None:
         STATE.run = RunDir.create(Path(opts.lab_runs_root), plan.scenario, config=config)
         # Locust keeps its own signal handling, and the local cloud's environments outlive each test
         STATE.ctx = RunContext(STATE.run, handle_signals=False, tag_processes=False).__enter__()
+        # the records' columnar copy as they come, parsed in a process of its own (not in this gevent loop)
+        STATE.ctx.spawn([sys.executable, "-m", "analysis.compactor", str(STATE.run.records_dir.resolve())],
+                        name="records compactor", log_path=STATE.run.logs_dir / "compactor.log")  # fmt: skip
         _write_plan(STATE.run, plan, STATE.url, STATE.start_unix_s or time.time(), STATE.shape.duration_s)
         STATE.owns_run = True
         opts.lab_run_dir = str(STATE.run.path.resolve())
