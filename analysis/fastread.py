@@ -23,6 +23,7 @@ import io
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -176,11 +177,9 @@ def clean_table(path: Path, columns: list[str] | None = None):
         size = os.fstat(handle.fileno()).st_size
         tables, start = colcache.read_chain(handle, path, names, header_end)
         if start < size:
-            tail = parse_rows(_file_from(path, start), header, columns)
+            tail = _parsed_tail(handle, path, header, columns, start, size)
             if tail is None:
                 return None
-            if _same_file(handle, path, size):
-                colcache.write_segment(handle, path, tail, start, size)
             tables.append(tail)
     table = _concat(tables) if tables else None
     return table if table is not None and table.num_rows else None
@@ -197,19 +196,25 @@ def file_spans(path: Path, columns: list[str]) -> list[colcache.Span] | None:
     names = [n for n in header if n in columns]
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        links = colcache.chain(handle, path, names, header_end)
-        known = [link for link in links[: next((i for i, k in enumerate(links) if k.spans is None), len(links))]]
-        spans = [span for link in known for span in link.spans or ()]
+        known = list(takewhile(lambda link: link.spans is not None, colcache.chain(handle, path, names, header_end)))
+        spans = [span for link in known for span in link.spans]
         start = known[-1].end if known else header_end
         if start < size:
-            tail = parse_rows(_file_from(path, start), header, columns)
+            tail = _parsed_tail(handle, path, header, columns, start, size)
             tail_spans = None if tail is None else colcache.table_spans(tail)
             if tail_spans is None:
                 return None
-            if _same_file(handle, path, size):
-                colcache.write_segment(handle, path, tail, start, size)
             spans += tail_spans
     return spans
+
+
+def _parsed_tail(handle, path: Path, header: list[str], columns: list[str] | None, start: int, size: int):
+    """The CSV of `path` (open as `handle`) from `start` to `size` parsed (`columns`, all if None) and left as a
+    segment when the file did not change meanwhile; None when it does not parse clean."""
+    tail = parse_rows(_file_from(path, start), header, columns)
+    if tail is not None and _same_file(handle, path, size):
+        colcache.write_segment(handle, path, tail, start, size)
+    return tail
 
 
 def _same_file(handle, path: Path, size: int) -> bool:

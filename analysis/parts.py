@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.fastread import file_spans, header_of
+from analysis.fastread import file_spans
 from analysis.groups import Extents, merged_extents
 
 
@@ -36,13 +36,11 @@ class Parts:
 
 
 def file_facts(path: Path, columns: list[str]) -> FileFacts | None:
-    """The keys and extents of a clean file's rows (empty for a file of a header alone); None for a file to be
-    read the exact way or one without every key column and a time column."""
-    size = path.stat().st_size
-    found = header_of(path) if size else None
-    if size == 0 or (found is not None and found[1] == size):
+    """The keys and extents of a clean file's rows (empty for an empty file or one of a header alone); None for a
+    file to be read the exact way or one without every key column and a time column."""
+    if path.stat().st_size == 0:
         return FileFacts(frozenset(), {})
-    spans = file_spans(path, columns)
+    spans = file_spans(path, columns)  # a header alone: no spans
     if spans is None:
         return None
     links = frozenset((target, scenario, operation) for target, scenario, operation, _, _ in spans)

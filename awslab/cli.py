@@ -245,7 +245,8 @@ def run_experiment(args: argparse.Namespace, lab: Lab, body: Callable[[], None],
         with lab.ctx:
             run_body(lab, body)
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; {record_count(lab.run)} records kept in {lab.run.path}") from None
+        kept = lab.run.read_manifest().get("records", 0)  # counted by run_body, before the interrupt came out of it
+        raise Interrupted(f"interrupted; {kept} records kept in {lab.run.path}") from None
     say(f"{lab.run.read_manifest().get('records', 0)} records in {lab.run.path}")
     if collect and args.collect:
         collect_run(args, lab.run)
