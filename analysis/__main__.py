@@ -15,7 +15,8 @@ from pathlib import Path
 
 from analysis.export import export_run
 from analysis.pricing import DEFAULT_PRICING
-from analysis.report import DEFAULT_SLA, ReportOptions, write_reports
+from analysis.report import ReportOptions, write_reports
+from analysis.sla import DEFAULT_SLA
 from labkit.errors import ConfigError, LabError, SlaBreach
 from labkit.rundir import latest_run
 

@@ -23,9 +23,10 @@ import pandas as pd
 
 from analysis import binomial
 from analysis.latency import percentile_key, sorted_percentiles
-from labkit.config import read_yaml
+from labkit.config import DEFAULT_CONFIG_DIR, read_yaml
 from labkit.errors import ConfigError
 
+DEFAULT_SLA = DEFAULT_CONFIG_DIR / "sla.yaml"
 PERCENTILE_BOUNDS = {"p50_ms": 50.0, "p90_ms": 90.0, "p95_ms": 95.0, "p99_ms": 99.0, "p99_9_ms": 99.9}
 RATE_BOUNDS = ("error_rate", "cold_start_rate")
 BOUND_KEYS = (*PERCENTILE_BOUNDS, "max_ms", *RATE_BOUNDS)

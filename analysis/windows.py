@@ -50,11 +50,15 @@ def sorted_latencies(group: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndar
     One sort per group serves the overall figures, their CIs and the SLA checks; windows take the rows.
     """
     ok = group["ok_bool"].to_numpy(dtype=bool)
-    out = {}
+    out, shared = {}, None  # the columns' rows: one array when they are the same rows (the usual case)
     for prefix, column in LATENCY_COLUMNS.items():
         values = group[column].to_numpy(dtype=float)
-        rows = np.flatnonzero(ok & ~np.isnan(values))
-        out[prefix] = (rows, np.sort(values[rows]))
+        keep = ok & ~np.isnan(values)
+        same = shared is not None and np.array_equal(shared[0], keep)
+        shared = shared if same else (keep, np.flatnonzero(keep))
+        chosen = values[shared[1]]
+        chosen.sort()
+        out[prefix] = (shared[1], chosen)
     return out
 
 
@@ -99,7 +103,7 @@ def _times(group: pd.DataFrame, origin_s: float | None, latencies: dict | None) 
     latency_rows, shared = {}, None  # the columns' successful values in send order, and their send offsets
     for prefix, column in LATENCY_COLUMNS.items():
         rows = latencies[prefix][0]
-        same = shared is not None and shared[0].size == rows.size and np.array_equal(shared[0], rows)
+        same = shared is not None and (shared[0] is rows or np.array_equal(shared[0], rows))
         shared = shared if same else (rows, *_in_send_order(sent_s[rows]))  # the columns usually share their rows
         _, offsets_s, order = shared
         values = group[column].to_numpy(dtype=float)[rows]

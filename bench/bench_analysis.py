@@ -197,8 +197,7 @@ def write_records(frame, records_dir: Path, layout: str = "producer") -> list[Pa
 
 def _ours(frame) -> dict:
     from analysis.pricing import load_pricing
-    from analysis.report import DEFAULT_SLA
-    from analysis.sla import load_sla
+    from analysis.sla import DEFAULT_SLA, load_sla
     from analysis.summary import AnalysisOptions, analyse
 
     options = AnalysisOptions(WINDOWS_S, load_sla(DEFAULT_SLA), load_pricing())
@@ -208,10 +207,10 @@ def _ours(frame) -> dict:
 
 def _ours_disk(run_dir: Path) -> dict:
     """A report's reading and analysis of the run dir: a part at a time (analysis.runread), no plots or files."""
+    from analysis.partwise import analyse_parts
     from analysis.pricing import load_pricing
-    from analysis.report import DEFAULT_SLA, analyse_parts
     from analysis.runread import open_run_records
-    from analysis.sla import load_sla
+    from analysis.sla import DEFAULT_SLA, load_sla
     from analysis.summary import AnalysisOptions
     from labkit.rundir import RunDir
 
@@ -278,9 +277,11 @@ def _imports(mode: str) -> None:
 
     if mode.startswith("peer-polars"):
         import polars  # noqa: F401
-    if mode.startswith("ours"):
-        import analysis.frame
+    if mode == "ours-report":  # the report draws: matplotlib too
         import analysis.report
+    elif mode.startswith("ours"):  # the analysis alone imports no plotting (analysis.partwise)
+        import analysis.frame
+        import analysis.partwise
         import analysis.summary  # noqa: F401
 
 

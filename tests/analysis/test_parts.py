@@ -64,9 +64,9 @@ def test_a_report_read_in_parts_is_the_report_of_the_run_read_whole(
 ) -> None:
     run = _run(tmp_path)
     analysed: list[weakref.ref] = []
-    from analysis import report, runread
+    from analysis import partwise, runread
 
-    analyse, load_frame_of = report.analyse, runread.load_frame
+    analyse, load_frame_of = partwise.analyse, runread.load_frame
 
     def seen(frame: pd.DataFrame, *args, **kwargs):
         analysed.append(weakref.ref(frame))
@@ -77,7 +77,7 @@ def test_a_report_read_in_parts_is_the_report_of_the_run_read_whole(
         assert all(part() is None for part in analysed), "a part read earlier is still in memory"
         return load_frame_of(*args, **kwargs)
 
-    monkeypatch.setattr(report, "analyse", seen)
+    monkeypatch.setattr(partwise, "analyse", seen)
     monkeypatch.setattr(runread, "load_frame", read_with_no_part_alive)
     in_parts = write_report(run.path).summary_json.read_text()
     assert len(analysed) == 2
