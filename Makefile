@@ -8,6 +8,8 @@ TARGET ?= local
 RUN ?=
 PLAN ?= fifa98-mixed
 PYTEST_ARGS ?=
+# make test / test-all: pytest-xdist processes (0: the tests in this one), each test file on one of them
+TEST_WORKERS ?= 2
 BENCH_REPEAT ?= 3
 BENCH_ARGS ?=
 
@@ -31,10 +33,10 @@ experiment: $(STAMP)  ## run a plan: PLAN=fifa98-mixed (experiments/PLAN.yaml) E
 	$(PY) -m experiments run experiments/$(PLAN).yaml $(EXPERIMENT_ARGS)
 
 test: $(STAMP) lint  ## lint, then the test suite without the slow end-to-end tests
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-all: $(STAMP) lint  ## every test, the slow end-to-end ones too
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .
