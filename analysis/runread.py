@@ -61,7 +61,7 @@ class RunRecords:
             if len(frame):
                 frame = self._prepared(frame)
                 yield frame
-            frame = None  # let go of the part before the next is read (the caller too: see analysis.report)
+            frame = None  # let go of the part before the next is read (the caller too: see analysis.partwise)
 
     def _prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
         self.records += len(frame)
