@@ -149,6 +149,28 @@ def test_windows_with_shared_latencies_equal_windows_alone():
         pd.testing.assert_frame_equal(window_frame(group, window_s, latencies=latencies), window_frame(group, window_s))
 
 
+@pytest.mark.parametrize("service_missing", [False, True])
+def test_sorted_latencies_share_their_rows_only_when_the_columns_have_the_same_rows(service_missing):
+    """One rows array for both latency columns when they hold values on the same successful rows; each its own
+    rows (and values) when the service latency is missing on some of them."""
+    frame = prepare(pd.DataFrame([{n: getattr(r, n) for n in FIELD_NAMES} for r in mixed_records(300)]))
+    _, group = next(split_groups(frame))
+    group = group.copy()
+    group["service_latency_ms"] = group["latency_ms"] - 1.0
+    if service_missing:
+        group.loc[group.index[::7], "service_latency_ms"] = np.nan
+    latencies = sorted_latencies(group)
+    ok = group["ok_bool"].to_numpy()
+    for prefix, (rows, values) in latencies.items():
+        column = group[LATENCY_COLUMNS[prefix]].to_numpy()
+        np.testing.assert_array_equal(rows, np.flatnonzero(ok & ~np.isnan(column)))
+        np.testing.assert_array_equal(values, np.sort(column[rows]))
+    shared = latencies["latency"][0] is latencies["service"][0]
+    assert shared is not service_missing
+    for window_s in (1.0, 5.0):
+        pd.testing.assert_frame_equal(window_frame(group, window_s, latencies=latencies), window_frame(group, window_s))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_window_tables_are_the_same_whatever_the_row_order(seed):
     """Rows out of send order (two producer files one after the other, or shuffled) give the tables of the rows in
