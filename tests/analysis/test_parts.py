@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import json
 import shutil
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -126,3 +128,22 @@ def test_segments_say_which_groups_they_hold_and_older_segments_are_parsed_again
     assert sorted(file_spans(path, COLUMNS)) == sorted(spans)
     with path.open("rb") as handle:
         assert sorted(colcache.chain(handle, path, names, start)[0].spans) == sorted(spans)
+
+
+def test_the_analysis_imports_no_plotting_and_the_report_only_once_the_parts_are_analysed(tmp_path: Path) -> None:
+    """matplotlib (~30 MB) is not beside a part's records: the analysis' modules do not import it, the report's
+    module does not either, and a report imports it when it draws (after the analysis)."""
+    run = _run(tmp_path)
+    code = (
+        "import sys\n"
+        "import analysis.partwise, analysis.runread, analysis.summary, analysis.report\n"
+        "print('matplotlib' in sys.modules)\n"
+        "from analysis import partwise\n"
+        "analyse = partwise.analyse\n"
+        "seen = []\n"
+        "partwise.analyse = lambda *a, **k: seen.append('matplotlib' in sys.modules) or analyse(*a, **k)\n"
+        f"analysis.report.write_report(__import__('pathlib').Path({str(run.path)!r}))\n"
+        "print(seen, 'matplotlib' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split("\n")[:2] == ["False", "[False, False] True"], out.stdout + out.stderr
