@@ -95,18 +95,24 @@ def series(members: pd.DataFrame, t0: float, width_s: float, span_s: float) -> l
     return rows
 
 
-def has_plan_timeline(run_path: Path) -> bool:
-    """Whether the run was made from a plan whose sub-runs the manifest records (else its timeline is None)."""
+def _plan_run(run_path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(plan.json, manifest.json) of a run made from a plan whose sub-runs the manifest records; else None."""
     manifest = _read_json(run_path / "manifest.json") or {}
-    return _read_json(run_path / "plan.json") is not None and bool(manifest.get("sub_runs"))
+    plan = _read_json(run_path / "plan.json")
+    return (plan, manifest) if plan is not None and manifest.get("sub_runs") else None
+
+
+def has_plan_timeline(run_path: Path) -> bool:
+    """Whether the run has a plan timeline to draw (else `plan_timeline` gives None)."""
+    return _plan_run(run_path) is not None
 
 
 def plan_timeline(run_path: Path, frame: pd.DataFrame) -> dict[str, Any] | None:
     """The plan's timeline (spans, per-operation series on one axis), or None for a run without a plan."""
-    manifest = _read_json(run_path / "manifest.json") or {}
-    plan = _read_json(run_path / "plan.json")
-    if plan is None or not manifest.get("sub_runs"):
+    found = _plan_run(run_path)
+    if found is None:
         return None
+    plan, manifest = found
     t0, spans = workload_spans(run_path, manifest)
     if not spans:
         return None
