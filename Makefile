@@ -11,9 +11,10 @@ PYTEST_ARGS ?=
 # make test / test-all: pytest-xdist processes (0: the tests in this one), each test file on one of them
 TEST_WORKERS ?= 2
 BENCH_REPEAT ?= 3
+BENCH_TOOLS ?= nginx wrk
 BENCH_ARGS ?=
 
-.PHONY: help venv demo experiment test test-all lint cloud load replay report deploy destroy bench clean
+.PHONY: help venv demo experiment test test-all lint cloud load replay report deploy destroy bench bench-tools clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,8 +64,11 @@ deploy: $(STAMP)  ## deploy to AWS (billable): IMAGE_URI=<pushed image> [DEPLOY_
 destroy: $(STAMP)  ## delete the AWS stack (empties its buckets first)
 	$(PY) -m awslab destroy --yes $(DESTROY_ARGS)
 
-bench: $(STAMP)  ## benchmarks, BENCH_REPEAT=3 runs each: median (min-max) per figure, runs/bench/<stamp>/summary.md (BENCH_ARGS="--only analysis")
+bench: $(STAMP) bench-tools  ## benchmarks, BENCH_REPEAT=3 runs each: median (min-max) per figure, runs/bench/<stamp>/summary.md (BENCH_ARGS="--only analysis")
 	$(PY) bench/run.py --repeat $(BENCH_REPEAT) $(BENCH_ARGS)
+
+bench-tools:  ## the benches' peers from Debian's packages (nginx, wrk): installed when missing, as root with apt-get
+	bash bench/tools.sh $(BENCH_TOOLS)
 
 clean:  ## remove run outputs and caches (not .venv)
 	rm -rf runs .pytest_cache .ruff_cache .hypothesis

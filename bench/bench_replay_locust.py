@@ -100,7 +100,7 @@ def misses(out: Outcome) -> list[str]:
     """Why a run against the null endpoint missed its goal (empty when it did not)."""
     found = [line for line in (missed_line(out.asked_rps, out.records_rps, limit="the load generator"),
                                missed_line(out.asked_rps, out.served.rps if out.served else 0.0,
-                                           limit="the load generator (nginx's count)")) if line]  # fmt: skip
+                                           limit="the load generator (the endpoint's count)")) if line]  # fmt: skip
     lag_p99 = summarize(out.lag_ms).p99_ms
     if not lag_p99 < LAG_P99_GOAL_MS:
         found.append(f"MISSED: send lag p99 {lag_p99:.1f} ms >= {LAG_P99_GOAL_MS:g} ms ({out.name})")
@@ -112,7 +112,9 @@ def misses(out: Outcome) -> list[str]:
 def report(outs: list[Outcome]) -> None:
     rows = [[o.name, o.asked_rps, o.records_rps, o.served.rps if o.served else math.nan,
              o.served.count if o.served else "-", o.ok, o.dropped, o.cpu_s] for o in outs]  # fmt: skip
-    print_table(["run", "asked /s", "records /s", "nginx /s", "nginx count", "ok", "dropped", "Locust CPU s"], rows)
+    print_table(
+        ["run", "asked /s", "records /s", "endpoint /s", "endpoint count", "ok", "dropped", "Locust CPU s"], rows
+    )
     print()
     rows = []
     for o in outs:
@@ -154,8 +156,8 @@ def main() -> int:
         try:
             print(f"null S3 endpoint: {endpoint.name} at {endpoint.url}; {args.rate_rps:g} uploads/s for "
                   f"{args.duration_s:g} s, signed PUTs of the replay's generated JPEGs", flush=True)  # fmt: skip
-            two = run_engine("nginx-2proc", endpoint.url, 2, args.rate_rps, args.duration_s, root, endpoint)
-            one = run_engine("nginx-1proc", endpoint.url, 1, args.rate_rps, args.duration_s, root, endpoint)
+            two = run_engine(f"{endpoint.kind}-2proc", endpoint.url, 2, args.rate_rps, args.duration_s, root, endpoint)
+            one = run_engine(f"{endpoint.kind}-1proc", endpoint.url, 1, args.rate_rps, args.duration_s, root, endpoint)
             idle = run_engine("start-up-1proc", endpoint.url, 1, 1.0, 1.0, root, endpoint)
         finally:
             endpoint.stop()
@@ -168,7 +170,8 @@ def main() -> int:
     limit = "moto limits (not the engine)" if moto_ceiling < two.records_rps else "the engine limits (not moto)"
     print(f"moto server's ceiling: {moto_ceiling:.0f} uploads/s completed when asked {moto.asked_rps:g}/s "
           f"({moto.ok} ok, {moto.dropped} dropped, latency p50 {summarize(moto.latency_ms).median_ms:.0f} ms); "
-          f"the engine sent {two.records_rps:.0f}/s to nginx from 2 processes: against moto, {limit}")  # fmt: skip
+          f"the engine sent {two.records_rps:.0f}/s to {endpoint.name} from 2 processes: "
+          f"against moto, {limit}")  # fmt: skip
     per_cpu_s = one.ok / max(1e-9, one.cpu_s - idle.cpu_s)
     print(f"1 process: {one.cpu_s:.1f} CPU s for {one.ok} uploads, {idle.cpu_s:.1f} of them Locust's start-up and "
           f"shutdown (a run of 1 upload): {per_cpu_s:.0f} uploads per CPU-second sent")  # fmt: skip
