@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bench.analysis_peers import PEER_WORK, polars_frame
-from bench.bench_analysis import _ours, synthetic_frame, write_records
+from bench.analysis_records import synthetic_frame, write_records
+from bench.bench_analysis import _ours
 
 
 @pytest.fixture(scope="module")
