@@ -101,7 +101,8 @@ class Endpoint:
 
     def __init__(self, root: Path) -> None:
         self.root, self.port, self.rotations = root, free_port(), 0
-        self.nginx = shutil.which("nginx")
+        # where bench/tools.sh looks: the PATH, then /usr/sbin (Debian's nginx, off a non-root user's PATH)
+        self.nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
         if self.nginx:
             root.chmod(0o755)  # started as root, nginx's workers run as nobody: they reopen the log by its path
             (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=self.port))
